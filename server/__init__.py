@@ -1,0 +1,1 @@
+"""The ops server: aiohttp app implementing the ops API contracts over the embedded demo plant."""

@@ -1,0 +1,107 @@
+"""create_app(): wires storage, the plant, services, routes and middlewares into one aiohttp application."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.clock import Clock, SystemClock
+from server.http import control as control_routes
+from server.http.audit import audit_middleware
+from server.http.auth import auth_middleware, check_routes_declare_access
+from server.http.errors import error_middleware
+from server.http.rate_limit import create_rate_limiter, rate_limit_middleware
+from server.http.request_id import request_id_middleware
+from server.http.response_headers import add_response_headers
+from server.keys import AUDIT, CLOCK, CONTROL, DB, PLANT, SETTINGS, TOKENS
+from server.plant.plant import Plant
+from server.services.audit import AuditTrail
+from server.services.confirmations import ConfirmationService
+from server.services.control import ControlService
+from server.services.playbook import Playbook
+from server.services.tokens import TokenService
+from server.settings import Settings
+from server.storage.audit import AuditRepository
+from server.storage.confirmations import ConfirmationRepository
+from server.storage.database import Database
+from server.storage.tokens import TokenRepository
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        # Order matters: the request id exists before anything can fail; errors wrap everything after it;
+        # the audit sits outside auth so refused requests are on record too.
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            rate_limit_middleware,
+            audit_middleware,
+            auth_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[PLANT] = plant or Plant(clock, seed=settings.plant_seed, restart_seconds=settings.restart_seconds)
+    create_rate_limiter(app)
+
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_plant_simulation)
+    app.on_response_prepare.append(add_response_headers)
+
+    app.add_routes(control_routes.routes)
+    check_routes_declare_access(app)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    db = Database(settings.database_path)
+    await db.open()
+    await db.migrate()
+    app[DB] = db
+    yield
+    await db.close()
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings, clock, db = app[SETTINGS], app[CLOCK], app[DB]
+    admin = settings.api_token.get_secret_value() if settings.api_token else None
+    tokens = TokenService(TokenRepository(db), clock, admin_token=admin, cache_seconds=settings.token_cache_seconds)
+    created = await tokens.ensure_bootstrap_admin(settings.admin_token_file)
+    if created is not None:
+        log.warning("no API token existed: created an admin token, readable only by you, in %s", created)
+    audit = AuditTrail(AuditRepository(db), batch_rows=settings.audit_batch_rows, batch_ms=settings.audit_batch_ms)
+    await audit.start()
+    app[TOKENS] = tokens
+    app[AUDIT] = audit
+    app[CONTROL] = ControlService(
+        plant=app[PLANT],
+        playbook=Playbook.load(settings.playbook_path),
+        audit=audit,
+        confirmations=ConfirmationService(ConfirmationRepository(db), clock, ttl_seconds=settings.confirm_ttl_seconds),
+        controller_enabled=settings.controller_enabled,
+    )
+    yield
+    await audit.stop()
+
+
+async def _plant_simulation(app: web.Application) -> AsyncIterator[None]:
+    plant, interval = app[PLANT], app[SETTINGS].plant_tick_seconds
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            plant.tick()
+
+    task = asyncio.create_task(run(), name="plant-simulation")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,169 @@
+"""ops-server: serve, token create/list/revoke, migrate, audit verify."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from server.app import create_app
+from server.clock import SystemClock
+from server.errors import OpsError
+from server.services.tokens import TokenService
+from server.settings import Settings, load_settings
+from server.storage.audit import AuditRepository
+from server.storage.database import Database
+from server.storage.tokens import TokenRepository
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    if getattr(args, "no_controller", False):
+        overrides["controller_enabled"] = False
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[int]]) -> int:
+    db = Database(settings.database_path)
+    await db.open()
+    try:
+        await db.migrate()
+        return await action(db)
+    finally:
+        await db.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    app = create_app(settings)
+    print(f"ops-server on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def migrate() -> int:
+        db = Database(settings.database_path)
+        await db.open()
+        try:
+            applied = await db.migrate()
+        finally:
+            await db.close()
+        print("applied: " + ", ".join(applied) if applied else "database is up to date")
+        return 0
+
+    return asyncio.run(migrate())
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    async def run(db: Database) -> int:
+        token = await TokenService(TokenRepository(db), SystemClock()).create(args.name, args.scopes)
+        print(f"created token '{args.name}' with scopes {args.scopes}; it is shown only once:")
+        print(token)
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), run))
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    async def run(db: Database) -> int:
+        rows = await TokenService(TokenRepository(db), SystemClock()).list()
+        print(f"{'NAME':<24} {'STATE':<8} {'CREATED':<26} SCOPES")
+        for row in rows:
+            state = "revoked" if row.revoked_at else "active"
+            print(
+                f"{row.name:<24} {state:<8} {row.created_at.isoformat(timespec='seconds'):<26} "
+                f"{','.join(sorted(row.scopes))}"
+            )
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), run))
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    async def run(db: Database) -> int:
+        await TokenService(TokenRepository(db), SystemClock()).revoke(args.name)
+        print(f"revoked token '{args.name}'")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), run))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    async def run(db: Database) -> int:
+        checked, broken = await AuditRepository(db).verify()
+        if broken is None:
+            print(f"audit chain holds: {checked} entries verified")
+            return 0
+        print(f"audit chain broken at entry {broken.entry_id}: {broken.reason} ({checked} entries hold before it)")
+        return 1
+
+    return asyncio.run(_with_db(_settings(args), run))
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where the database lives (env OPS_DATA_DIR)")
+    parser.add_argument("--config", type=Path, help="a TOML settings file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ops-server", description="The Ops Console server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--no-controller", action="store_true", help="read-only: /ops/command answers 501")
+    _data_dir_option(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _data_dir_option(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a token; prints it on the last line")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. ops:read,ops:command")
+    _data_dir_option(create)
+    create.set_defaults(func=cmd_token_create)
+    listing = token.add_parser("list", help="list tokens (never their values)")
+    _data_dir_option(listing)
+    listing.set_defaults(func=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    _data_dir_option(revoke)
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
+    verify = audit.add_parser("verify", help="check the hash chain; non-zero exit names the first broken link")
+    _data_dir_option(verify)
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except OpsError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # settings that do not validate
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

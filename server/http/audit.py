@@ -1,0 +1,66 @@
+"""The audit middleware: every ops interaction — who, what, when, request id, outcome — goes to the audit
+trail. State-changing requests answer only once their entry is committed; reads are batched.
+
+Handlers add meaning with `note_audit(request, action=..., target=..., **detail)`; nothing secret (tokens,
+bodies) is ever recorded unless a handler puts it there, and none does."""
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.errors import OpsError
+from server.http.request_id import request_id_of
+from server.keys import AUDIT, CLOCK
+from server.storage.audit import AuditRecord
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def note_audit(request: web.Request, *, action: str | None = None, target: str | None = None, **detail: Any) -> None:
+    if action is not None:
+        request["audit_action"] = action
+    if target is not None:
+        request["audit_target"] = target
+    request.setdefault("audit_detail", {}).update(detail)
+
+
+@web.middleware
+async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except OpsError as exc:
+        await _record(request, exc.status, exc.code)
+        raise
+    except web.HTTPException as exc:
+        await _record(request, exc.status, "ok" if exc.status < 400 else f"http_{exc.status}")
+        raise
+    except Exception:
+        await _record(request, 500, "internal_error")
+        raise
+    await _record(request, response.status, "ok" if response.status < 400 else f"http_{response.status}")
+    return response
+
+
+async def _record(request: web.Request, status: int, outcome: str) -> None:
+    principal = request.get("principal")
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else request.path
+    record = AuditRecord(
+        at=request.app[CLOCK].now(),
+        principal=principal.name if principal is not None else None,
+        request_id=request_id_of(request),
+        method=request.method,
+        path=request.path[:512],
+        action=request.get("audit_action") or f"{request.method} {route}",
+        target=request.get("audit_target"),
+        outcome=outcome,
+        status=status,
+        detail=request.get("audit_detail", {}),
+    )
+    pending = request.app[AUDIT].record(record)
+    if request.method not in _READ_METHODS:
+        await pending
+    else:
+        # Nobody awaits a read's entry; the writer logs a failed batch, so only mark the outcome as seen.
+        pending.add_done_callback(lambda f: f.cancelled() or f.exception())

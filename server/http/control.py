@@ -1,0 +1,80 @@
+"""Routes of the control family (contract 1-control-api.md)."""
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.http.audit import note_audit
+from server.http.auth import AUTHENTICATED, requires
+from server.http.parsing import parse_body, parse_query
+from server.keys import CONTROL
+from shared.control import (
+    AuditResponse,
+    CommandExecuted,
+    CommandRequest,
+    StatusResponse,
+    WhoAmIResponse,
+)
+from shared.scopes import Scope
+
+routes = web.RouteTableDef()
+
+
+class RunbookQuery(BaseModel):
+    name: str | None = Field(default=None, max_length=200)
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+def _json(model: BaseModel) -> web.Response:
+    return web.json_response(text=model.model_dump_json())
+
+
+@routes.get("/ops/whoami")
+@requires(AUTHENTICATED)
+async def whoami(request: web.Request) -> web.Response:
+    principal = request["principal"]
+    return _json(WhoAmIResponse(principal=principal.name, scopes=sorted(principal.scopes)))
+
+
+@routes.get("/ops/status")
+@requires(Scope.OPS_READ)
+async def status(request: web.Request) -> web.Response:
+    return _json(StatusResponse(status=request.app[CONTROL].status()))
+
+
+@routes.get("/ops/runbook")
+@requires(Scope.OPS_READ)
+async def runbook(request: web.Request) -> web.Response:
+    query = parse_query(request, RunbookQuery)
+    note_audit(request, target=query.name)
+    return _json(request.app[CONTROL].runbook(query.name))
+
+
+@routes.get("/ops/audit")
+@requires(Scope.OPS_READ)
+async def audit(request: web.Request) -> web.Response:
+    query = parse_query(request, AuditQuery)
+    entries = await request.app[CONTROL].recent_audit(query.limit)
+    return _json(AuditResponse(limit=query.limit, results=entries))
+
+
+@routes.post("/ops/command")
+@requires(Scope.OPS_COMMAND)
+async def command(request: web.Request) -> web.Response:
+    body = await parse_body(request, CommandRequest)
+    step = "confirm" if body.confirm_token else "request"
+    note_audit(
+        request,
+        action=f"command.{step}",
+        target=body.component,
+        command=body.command,
+        params=body.params.model_dump(exclude_none=True),
+    )
+    outcome = await request.app[CONTROL].command(request["principal"], body)
+    if isinstance(outcome, CommandExecuted):
+        note_audit(request, result=outcome.result.action, state=outcome.result.state)
+    return _json(outcome)

@@ -1,0 +1,1 @@
+"""The domain: what the server does, independent of HTTP."""

@@ -1,0 +1,103 @@
+"""AuditTrail: records every ops interaction in the hash-chained log.
+
+State-changing actions wait until their entry is committed (durable before the response); reads are queued and
+committed in batches by one writer task, so the hot path never waits on a disk sync per request. The single
+writer also keeps the chain in order."""
+
+import asyncio
+import contextlib
+import logging
+
+from server.storage.audit import AuditRecord, AuditRepository, AuditRow, ChainBreak
+
+log = logging.getLogger(__name__)
+
+
+class AuditTrail:
+    def __init__(self, repository: AuditRepository, *, batch_rows: int = 50, batch_ms: int = 20) -> None:
+        self._repository = repository
+        self._batch_rows = batch_rows
+        self._batch_seconds = batch_ms / 1000
+        self._queue: asyncio.Queue[tuple[AuditRecord, asyncio.Future[None]]] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop the writer."""
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer = None
+
+    def record(self, record: AuditRecord) -> asyncio.Future[None]:
+        """Queue an entry. Await the returned future to know it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((record, future))
+        return future
+
+    async def record_durable(self, record: AuditRecord) -> None:
+        await self.record(record)
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        if self._writer is None or self._writer.done():
+            await self._drain_inline()
+            return
+        await self.record_marker()
+
+    async def record_marker(self) -> None:
+        # An empty-batch marker: when it resolves, every entry queued before it has been committed.
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((None, future))  # type: ignore[arg-type]
+        await future
+
+    async def recent(self, limit: int) -> list[AuditRow]:
+        await self.flush()
+        return await self._repository.recent(limit)
+
+    async def verify(self) -> tuple[int, ChainBreak | None]:
+        await self.flush()
+        return await self._repository.verify()
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            deadline = asyncio.get_running_loop().time() + self._batch_seconds
+            while len(batch) < self._batch_rows:
+                # A durable (awaited) entry must not sit out the whole window: commit as soon as the queue is idle.
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except TimeoutError:
+                    break
+            await self._commit(batch)
+
+    async def _drain_inline(self) -> None:
+        batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None]]]) -> None:
+        records = [record for record, _ in batch if record is not None]
+        error: BaseException | None = None
+        try:
+            if records:
+                await self._repository.append_batch(records)
+        except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
+            log.exception("audit batch of %d entries failed", len(records))
+            error = exc
+        for _, future in batch:
+            if not future.done():
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)

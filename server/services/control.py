@@ -1,0 +1,75 @@
+"""ControlService: the control family's domain — status, playbook excerpts, audit, two-step commands."""
+
+from dataclasses import dataclass
+
+from server.errors import ControllerUnavailable
+from server.plant.plant import Plant
+from server.services.audit import AuditTrail
+from server.services.confirmations import ConfirmationService, ConfirmTokenStale
+from server.services.playbook import Playbook
+from server.services.tokens import Principal
+from shared.control import (
+    AuditEntry,
+    CommandExecuted,
+    CommandRequest,
+    ConfirmationPlan,
+    ConfirmationRequired,
+    RunbookResponse,
+    StatusSnapshot,
+)
+
+
+@dataclass
+class ControlService:
+    plant: Plant
+    playbook: Playbook
+    audit: AuditTrail
+    confirmations: ConfirmationService
+    # False when the server runs with --no-controller: reads work, commands answer 501.
+    controller_enabled: bool = True
+
+    def status(self) -> StatusSnapshot:
+        return self.plant.snapshot()
+
+    def runbook(self, name: str | None) -> RunbookResponse:
+        section = self.playbook.excerpt(name)
+        return RunbookResponse(runbook_excerpt=section.body, section=section.title, sections=self.playbook.titles)
+
+    async def recent_audit(self, limit: int) -> list[AuditEntry]:
+        rows = await self.audit.recent(limit)
+        return [AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **r.record.__dict__) for r in rows]
+
+    async def command(self, principal: Principal, request: CommandRequest) -> ConfirmationRequired | CommandExecuted:
+        if not self.controller_enabled:
+            raise ControllerUnavailable("no OpsController is bound to this server; commands are disabled")
+        plant = self.plant
+        # Refuse early: a token for a command that cannot run would only waste the operator's confirmation.
+        plant.check(request.command, request.component)
+        if request.confirm_token is None:
+            fingerprint = plant.fingerprint(request.component)
+            token = await self.confirmations.issue(
+                principal, request.command, request.component, request.params, fingerprint
+            )
+            state = plant.state_of(request.component)
+            return ConfirmationRequired(
+                confirm_token=token,
+                expires_in=self.confirmations.ttl_seconds,
+                plan=ConfirmationPlan(
+                    command=request.command,
+                    component=request.component,
+                    params=request.params,
+                    current_state=state,
+                    mode=plant.mode,
+                    summary=f"{request.command} {request.component} (now {state}, mode {plant.mode})",
+                ),
+            )
+        fingerprint = plant.fingerprint(request.component)
+        await self.confirmations.redeem(
+            request.confirm_token, principal, request.command, request.component, request.params, fingerprint
+        )
+        # Another command may have run while the token was redeemed: re-read, then act with no await between.
+        if plant.fingerprint(request.component) != fingerprint:
+            raise ConfirmTokenStale(
+                f"{request.component} changed while the confirmation was redeemed; request a new confirmation"
+            )
+        return CommandExecuted(result=plant.execute(request.command, request.component, request.params))

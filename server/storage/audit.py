@@ -1,0 +1,150 @@
+"""AuditRepository: the append-only, hash-chained audit log."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from server.storage.database import Database
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One ops interaction, before it has a place in the chain."""
+
+    at: datetime
+    principal: str | None
+    request_id: str
+    method: str
+    path: str
+    action: str
+    target: str | None
+    outcome: str
+    status: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    entry_id: int
+    record: AuditRecord
+    prev_hash: str
+    hash: str
+
+
+def _canonical(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at.isoformat(timespec="microseconds"),
+        "principal": record.principal,
+        "request_id": record.request_id,
+        "method": record.method,
+        "path": record.path,
+        "action": record.action,
+        "target": record.target,
+        "outcome": record.outcome,
+        "status": record.status,
+        "detail": record.detail,
+    }
+
+
+def chain_hash(prev_hash: str, entry_id: int, record: AuditRecord) -> str:
+    body = json.dumps({"entry_id": entry_id, **_canonical(record)}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def _from_row(row) -> AuditRow:
+    record = AuditRecord(
+        at=datetime.fromisoformat(row["at"]),
+        principal=row["principal"],
+        request_id=row["request_id"],
+        method=row["method"],
+        path=row["path"],
+        action=row["action"],
+        target=row["target"],
+        outcome=row["outcome"],
+        status=row["status"],
+        detail=json.loads(row["detail"]),
+    )
+    return AuditRow(entry_id=row["entry_id"], record=record, prev_hash=row["prev_hash"], hash=row["hash"])
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    entry_id: int
+    reason: str
+
+
+class AuditRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def head(self) -> tuple[int, str]:
+        """The last entry id and hash, where the next entry links on."""
+        row = await self._db.fetchone("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1")
+        return (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
+
+    async def append_batch(self, records: list[AuditRecord]) -> None:
+        """Link and insert a batch in one transaction. The head is read inside the transaction, so a batch
+        always links on the row committed before it."""
+        async with self._db.transaction() as conn:
+            async with conn.execute("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1") as cur:
+                row = await cur.fetchone()
+            last_id, prev_hash = (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
+            values = []
+            for record in records:
+                last_id += 1
+                digest = chain_hash(prev_hash, last_id, record)
+                c = _canonical(record)
+                values.append(
+                    (
+                        last_id,
+                        c["at"],
+                        record.principal,
+                        record.request_id,
+                        record.method,
+                        record.path,
+                        record.action,
+                        record.target,
+                        record.outcome,
+                        record.status,
+                        json.dumps(record.detail, sort_keys=True, separators=(",", ":")),
+                        prev_hash,
+                        digest,
+                    )
+                )
+                prev_hash = digest
+            await conn.executemany(
+                "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, "
+                "outcome, status, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+
+    async def recent(self, limit: int) -> list[AuditRow]:
+        rows = await self._db.fetchall("SELECT * FROM audit_log ORDER BY entry_id DESC LIMIT ?", (limit,))
+        return [_from_row(r) for r in rows]
+
+    async def verify(self) -> tuple[int, ChainBreak | None]:
+        """Walk the chain from the start. Returns how many entries hold and the first broken link, if any."""
+        prev_hash = GENESIS_HASH
+        expected_id = 1
+        checked = 0
+        async with self._db.reading() as conn, conn.execute("SELECT * FROM audit_log ORDER BY entry_id") as cur:
+            async for raw in cur:
+                row = _from_row(raw)
+                if row.entry_id != expected_id:
+                    return checked, ChainBreak(expected_id, f"entry {expected_id} is missing")
+                if row.prev_hash != prev_hash:
+                    return checked, ChainBreak(row.entry_id, "prev_hash does not match the previous entry's hash")
+                try:
+                    digest = chain_hash(prev_hash, row.entry_id, row.record)
+                except (TypeError, ValueError) as exc:
+                    return checked, ChainBreak(row.entry_id, f"entry cannot be read: {exc}")
+                if digest != row.hash:
+                    return checked, ChainBreak(row.entry_id, "contents do not match the entry's hash")
+                prev_hash = row.hash
+                expected_id += 1
+                checked += 1
+        return checked, None

@@ -1,0 +1,1 @@
+"""Shared between server and console: payload models, scopes and the typed HTTP client."""

@@ -1,0 +1,123 @@
+"""Payloads of the control family (contract 1-control-api.md): /ops/status, /ops/runbook, /ops/audit, /ops/command."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Command = Literal["start", "stop", "restart", "dry-run-on", "dry-run-off"]
+COMMANDS: tuple[Command, ...] = ("start", "stop", "restart", "dry-run-on", "dry-run-off")
+
+Mode = Literal["live", "dry-run", "unknown"]
+ComponentState = Literal["running", "stopped", "restarting"]
+
+
+class CommandParams(BaseModel):
+    """What a command may carry besides its name. Bound into the confirm token like the rest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=200, description="Why the operator runs this command")
+
+
+class ComponentStatus(BaseModel):
+    name: str
+    state: ComponentState
+    since: datetime
+    commands: list[Command] = Field(description="Commands this component has a safe method for")
+
+
+class StatusSnapshot(BaseModel):
+    mode: Mode
+    execution_engine: bool
+    position_manager: bool
+    database: bool
+    mt5_up: bool | None
+    open_positions: int | None
+    # Beyond the contract's minimum: what the console needs to show components and when it was read.
+    components: list[ComponentStatus] = Field(default_factory=list)
+    as_of: datetime | None = None
+
+
+class StatusResponse(BaseModel):
+    status: StatusSnapshot
+
+
+class RunbookResponse(BaseModel):
+    runbook_excerpt: str
+    section: str | None = None
+    sections: list[str] = Field(default_factory=list)
+
+
+class AuditEntry(BaseModel):
+    entry_id: int
+    at: datetime
+    principal: str | None
+    request_id: str
+    method: str
+    path: str
+    action: str
+    target: str | None = None
+    outcome: str
+    status: int
+    detail: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class AuditResponse(BaseModel):
+    limit: int
+    results: list[AuditEntry]
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: Command
+    component: str = Field(min_length=1, max_length=64)
+    params: CommandParams = Field(default_factory=CommandParams)
+    confirm_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ConfirmationPlan(BaseModel):
+    """Exactly what a confirm token will execute, shown to the operator before they confirm."""
+
+    command: Command
+    component: str
+    params: CommandParams
+    current_state: ComponentState
+    mode: Mode
+    summary: str
+
+
+class ConfirmationRequired(BaseModel):
+    requires_confirmation: Literal[True] = True
+    confirm_token: str
+    expires_in: int
+    plan: ConfirmationPlan
+
+
+class CommandResult(BaseModel):
+    status: Literal["ok"] = "ok"
+    action: str
+    component: str
+    state: ComponentState
+    mode: Mode
+
+
+class CommandExecuted(BaseModel):
+    result: CommandResult
+
+
+class ErrorBody(BaseModel):
+    """The control family's error envelope."""
+
+    error: str
+    detail: Any = None
+
+
+class WhoAmIResponse(BaseModel):
+    """The caller's identity and scopes, so a client can tell read-only from command-capable."""
+
+    principal: str
+    scopes: list[str]
