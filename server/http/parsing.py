@@ -24,8 +24,10 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise InvalidRequest("request body is empty; send a JSON object", code="empty_body")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers past the digit limit
         raise InvalidRequest(f"request body is not valid JSON: {exc}", code="malformed_json") from None
+    except RecursionError:
+        raise InvalidRequest("request body is not valid JSON: nested too deeply", code="malformed_json") from None
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_body")
     try:

@@ -1,0 +1,196 @@
+"""Authentication and scopes: bearer tokens, revocation, scope checks, hashed storage, the admin token."""
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+from server.errors import Conflict, InvalidRequest
+from server.keys import DB, TOKENS
+from server.services.tokens import TokenService
+from server.settings import Settings
+from server.storage.tokens import TokenRepository
+from shared.scopes import ALL_SCOPES
+
+READ_ROUTES = ["/ops/status", "/ops/runbook", "/ops/audit"]
+EVERY_ROUTE = [("GET", "/ops/whoami"), *(("GET", path) for path in READ_ROUTES), ("POST", "/ops/command")]
+COMMAND = {"command": "restart", "component": "mt5_bridge"}
+
+
+class TestBearerToken:
+    @pytest.mark.parametrize(("method", "path"), EVERY_ROUTE)
+    async def test_missing_token_is_401_with_a_bearer_challenge(self, client, method, path):
+        response = await client.request(method, path, json=COMMAND if method == "POST" else None)
+
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="ops"'
+        body = await response.json()
+        assert body["error"] == "unauthorized"
+        assert "missing bearer token" in body["detail"]
+
+    @pytest.mark.parametrize(
+        "authorization",
+        ["Bearer not-a-token", "Bearer admin-secret-but-longer", "Basic YWRtaW46c2VjcmV0", "Bearer", "admin-secret"],
+    )
+    async def test_bad_token_is_401_invalid_token(self, client, authorization):
+        response = await client.get("/ops/status", headers={"Authorization": authorization})
+
+        assert response.status == 401
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="ops"'
+        assert (await response.json())["error"] == "invalid_token"
+
+    async def test_overlong_token_is_401(self, client):
+        response = await client.get("/ops/status", headers={"Authorization": "Bearer " + "a" * 1000})
+
+        assert response.status == 401
+
+    async def test_bearer_scheme_is_case_insensitive(self, client, admin_token):
+        response = await client.get("/ops/whoami", headers={"Authorization": f"bearer {admin_token}"})
+
+        assert response.status == 200
+
+    async def test_created_token_authenticates_as_its_name(self, ops, reader_token):
+        response = await ops.get("/ops/whoami", token=reader_token)
+
+        assert (await response.json())["principal"] == "reader"
+
+    async def test_revoked_token_is_401(self, ops, reader_token):
+        assert (await ops.get("/ops/status", token=reader_token)).status == 200
+
+        await ops.app[TOKENS].revoke("reader")
+
+        response = await ops.get("/ops/status", token=reader_token)
+        assert response.status == 401
+        assert (await response.json())["error"] == "invalid_token"
+
+    async def test_token_revoked_by_another_process_is_401_once_the_cache_lapses(self, ops, reader_token, clock):
+        """The CLI revokes through its own TokenService; with token_cache_seconds=0 the app sees it at once."""
+        assert (await ops.get("/ops/status", token=reader_token)).status == 200
+
+        await TokenService(TokenRepository(ops.app[DB]), clock).revoke("reader")
+
+        assert (await ops.get("/ops/status", token=reader_token)).status == 401
+
+    async def test_cached_token_outlives_an_out_of_process_revocation_only_for_the_cache_time(
+        self, start_app, make_settings, clock
+    ):
+        client = await start_app(make_settings(token_cache_seconds=3600))
+        tokens = client.app[TOKENS]
+        token = await tokens.create("reader", "ops:read")
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/ops/status", headers=headers)).status == 200
+
+        await TokenService(TokenRepository(client.app[DB]), clock).revoke("reader")
+
+        # Documented trade-off: a cached principal stays valid until its cache entry lapses...
+        assert (await client.get("/ops/status", headers=headers)).status == 200
+        # ...while a revocation through the app's own service clears the cache at once.
+        await tokens.create("other", "ops:read")
+        await tokens.revoke("other")
+        assert (await client.get("/ops/status", headers=headers)).status == 401
+
+
+class TestScopes:
+    async def test_token_without_ops_command_is_403_insufficient_scope_on_command(self, ops, reader_token):
+        response = await ops.post(COMMAND, token=reader_token)
+
+        assert response.status == 403
+        body = await response.json()
+        assert body["error"] == "insufficient_scope"
+        assert "ops:command" in body["detail"]
+        assert ops.table("confirmations") == []
+
+    @pytest.mark.parametrize("path", READ_ROUTES)
+    async def test_token_without_ops_read_is_403_on_reads(self, ops, path):
+        token = await ops.create_token("commander", "ops:command")
+
+        response = await ops.get(path, token=token)
+
+        assert response.status == 403
+        body = await response.json()
+        assert body["error"] == "insufficient_scope"
+        assert "ops:read" in body["detail"]
+
+    async def test_token_with_ops_command_may_request_a_command(self, ops, operator_token):
+        response = await ops.post(COMMAND, token=operator_token)
+
+        assert response.status == 200
+        assert (await response.json())["requires_confirmation"] is True
+
+    async def test_admin_token_has_every_scope(self, ops, admin_token):
+        body = await (await ops.get("/ops/whoami", token=admin_token)).json()
+
+        assert set(body["scopes"]) == ALL_SCOPES
+        for path in READ_ROUTES:
+            assert (await ops.get(path, token=admin_token)).status == 200
+        assert (await ops.post(COMMAND, token=admin_token)).status == 200
+
+    async def test_admin_token_from_the_environment_works(self, start_app, tmp_path, monkeypatch):
+        monkeypatch.setenv("OPS_API_TOKEN", "from-the-env")
+        client = await start_app(Settings(data_dir=tmp_path, plant_tick_seconds=3600))
+
+        response = await client.get("/ops/whoami", headers={"Authorization": "Bearer from-the-env"})
+
+        assert response.status == 200
+        assert (await response.json())["principal"] == "env:OPS_API_TOKEN"
+
+
+class TestTokenStorage:
+    async def test_tokens_are_stored_hashed_never_in_plain(self, ops, settings):
+        token = await ops.create_token("reader", "ops:read")
+        assert (await ops.get("/ops/status", token=token)).status == 200
+
+        files = [p for p in settings.data_dir.iterdir() if p.name.startswith(settings.database_path.name)]
+        stored = b"".join(p.read_bytes() for p in files)
+        assert token.encode() not in stored
+        assert b"admin-secret" not in stored
+        rows = ops.table("api_tokens")
+        assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
+
+    async def test_created_tokens_are_distinct_and_prefixed(self, ops):
+        tokens = {await ops.create_token(f"t{i}", "ops:read") for i in range(5)}
+
+        assert len(tokens) == 5
+        assert all(t.startswith("ops_") and len(t) > 40 for t in tokens)
+
+    async def test_creating_a_token_with_a_taken_name_is_refused(self, ops):
+        await ops.create_token("reader", "ops:read")
+
+        with pytest.raises(Conflict):
+            await ops.create_token("reader", "ops:read")
+
+    async def test_creating_a_token_with_an_unknown_scope_is_refused(self, ops):
+        with pytest.raises(InvalidRequest, match="ops:write"):
+            await ops.create_token("writer", "ops:write")
+
+
+class TestBootstrapAdmin:
+    async def test_first_start_without_tokens_writes_a_private_admin_token_file(self, start_app, make_settings):
+        settings = make_settings(api_token=None)
+        client = await start_app(settings)
+
+        token_file = settings.admin_token_file
+        assert token_file.parent == settings.data_dir
+        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+        token = token_file.read_text().strip()
+        response = await client.get("/ops/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert response.status == 200
+        body = await response.json()
+        assert body["principal"] == "bootstrap-admin"
+        assert set(body["scopes"]) == ALL_SCOPES
+
+    async def test_second_start_keeps_the_first_admin_token(self, start_app, make_settings):
+        settings = make_settings(api_token=None)
+        first = await start_app(settings)
+        token = settings.admin_token_file.read_text()
+        await first.close()
+
+        second = await start_app(settings)
+
+        assert settings.admin_token_file.read_text() == token
+        response = await second.get("/ops/whoami", headers={"Authorization": f"Bearer {token.strip()}"})
+        assert response.status == 200
+
+    async def test_no_admin_token_file_when_an_api_token_is_configured(self, client, settings):
+        assert not settings.admin_token_file.exists()
