@@ -1,0 +1,1 @@
+"""The Textual terminal console of the ops API."""

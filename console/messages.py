@@ -1,0 +1,21 @@
+"""App-wide messages, named for what happened. Widget-local messages nest in their widget."""
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from shared.control import CommandResult
+
+
+@dataclass
+class ConnectionLost(Message):
+    """A request could not reach the server (or it answered 5xx); the app starts reconnecting."""
+
+    reason: str
+
+
+@dataclass
+class CommandExecuted(Message):
+    """The server executed a confirmed command; `result` is what it reported."""
+
+    result: CommandResult

@@ -1,0 +1,178 @@
+"""Audit screen: the newest page of audit entries (never more than 500), filterable by text, with the selected
+entry's full record underneath."""
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from console.connection import ConnectionState
+from console.messages import ConnectionLost
+from console.widgets.connection_banner import ConnectionBanner
+from console.widgets.screen_heading import ScreenHeading
+from shared.control import AuditEntry
+from shared.errors import OpsClientError, ServerUnavailable
+
+if TYPE_CHECKING:
+    from console.app import OpsConsole
+
+
+def entry_text(entry: AuditEntry) -> str:
+    """Everything the filter matches against, lower-cased."""
+    fields = (
+        entry.principal or "",
+        entry.action,
+        entry.target or "",
+        entry.outcome,
+        str(entry.status),
+        entry.request_id,
+        entry.method,
+        entry.path,
+    )
+    return " ".join(fields).lower()
+
+
+def matches(entry: AuditEntry, text: str) -> bool:
+    """Every whitespace-separated word of `text` occurs somewhere in the entry."""
+    haystack = entry_text(entry)
+    return all(word in haystack for word in text.lower().split())
+
+
+class AuditScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh", id="audit.refresh"),
+        Binding("slash", "focus_filter", "Filter", id="audit.filter"),
+    ]
+
+    entries: reactive[list[AuditEntry]] = reactive(list, always_update=True)
+    filter_text: reactive[str] = reactive("")
+    problem: reactive[str] = reactive("")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._filter = Input(placeholder="/ filter: action, target, principal, outcome, request id", id="filter")
+        self._table: DataTable[str] = DataTable(id="audit", cursor_type="row", zebra_stripes=True)
+        self._detail = Static(id="audit-detail", markup=False)
+
+    @property
+    def ops(self) -> "OpsConsole":
+        return cast("OpsConsole", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ConnectionBanner(id="banner")
+        yield ScreenHeading("Audit")
+        yield self._filter
+        yield self._table
+        yield self._detail
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        # Widths fit 80 columns up to the request id, which the detail line below the table shows in full.
+        self._table.add_column("UTC", key="at", width=8)
+        self._table.add_column("Principal", key="principal", width=12)
+        self._table.add_column("Action", key="action", width=15)
+        self._table.add_column("Target", key="target", width=16)
+        self._table.add_column("Outcome", key="outcome", width=16)
+        self._table.add_column("Request ID", key="request_id")
+        self.watch(self.ops, "connection", self._on_connection)
+        self._table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def _on_connection(self, state: ConnectionState) -> None:
+        if state is ConnectionState.CONNECTED and self.is_current:
+            self.load_page()
+
+    def action_refresh(self) -> None:
+        if self.ops.connection is ConnectionState.CONNECTED:
+            self.load_page()
+
+    def action_focus_filter(self) -> None:
+        self._filter.focus()
+
+    @work(exclusive=True, group="audit")
+    async def load_page(self) -> None:
+        try:
+            response = await self.ops.client.audit(self.ops.audit_limit)
+        except ServerUnavailable as exc:
+            self.post_message(ConnectionLost(str(exc)))
+            return
+        except OpsClientError as exc:
+            self.problem = str(exc)
+            return
+        self.problem = ""
+        self.entries = response.results
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self._table.focus()
+
+    def watch_entries(self) -> None:
+        self._fill_table()
+
+    def watch_filter_text(self) -> None:
+        self._fill_table()
+
+    def watch_problem(self) -> None:
+        self._show_count()
+
+    def _visible(self) -> list[AuditEntry]:
+        return [e for e in self.entries if matches(e, self.filter_text)]
+
+    def _fill_table(self) -> None:
+        table = self._table
+        table.clear()
+        for entry in self._visible():
+            table.add_row(
+                entry.at.strftime("%H:%M:%S"),
+                entry.principal or "-",
+                entry.action,
+                entry.target or "-",
+                f"{entry.status} {entry.outcome}",
+                entry.request_id,
+                key=str(entry.entry_id),
+            )
+        self._show_count()
+        self._show_detail()
+
+    def _show_count(self) -> None:
+        if self.problem:
+            self._filter.border_title = self.problem
+        else:
+            shown, total = self._table.row_count, len(self.entries)
+            self._filter.border_title = f"{shown} of the newest {total} entries (page limit {self.ops.audit_limit})"
+        self._filter.set_class(bool(self.problem), "-problem")
+
+    @on(DataTable.RowHighlighted, "#audit")
+    def _row_highlighted(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        entry = self._highlighted()
+        if entry is None:
+            self._detail.update("No entry selected.")
+            return
+        detail = json.dumps(entry.detail, sort_keys=True) if entry.detail else "{}"
+        self._detail.update(
+            f"#{entry.entry_id} {entry.at:%Y-%m-%d %H:%M:%S} {entry.method} {entry.path} -> {entry.status}\n"
+            f"request {entry.request_id} · detail {detail}"
+        )
+
+    def _highlighted(self) -> AuditEntry | None:
+        table = self._table
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        entry_id = int(str(row_key.value))
+        return next((e for e in self.entries if e.entry_id == entry_id), None)

@@ -1,0 +1,46 @@
+"""StatusSummary: one line of pills — mode, open positions, and whether each vital part is up."""
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+
+from shared.control import StatusSnapshot
+
+
+def _up(value: bool | None) -> tuple[str, str]:
+    if value is None:
+        return "unknown", "-unknown"
+    return ("up", "-ok") if value else ("down", "-bad")
+
+
+class StatusSummary(Horizontal):
+    """Pills are updated in place by `show()`; colours come from classes in app.tcss."""
+
+    _PILLS = ("mode", "positions", "engine", "position_manager", "database", "mt5")
+
+    def compose(self) -> ComposeResult:
+        for pill in self._PILLS:
+            yield Label("…", id=f"pill-{pill}", classes="pill -unknown")
+
+    def show(self, snapshot: StatusSnapshot | None) -> None:
+        if snapshot is None:
+            for pill in self._PILLS:
+                self._set(pill, f"{pill.replace('_', ' ')} …", "-unknown")
+            return
+        mode_class = {"live": "-live", "dry-run": "-dry-run"}.get(snapshot.mode, "-unknown")
+        self._set("mode", f"Mode {snapshot.mode.upper()}", mode_class)
+        positions = "?" if snapshot.open_positions is None else str(snapshot.open_positions)
+        self._set("positions", f"Positions {positions}", "-unknown" if snapshot.open_positions is None else "-info")
+        for pill, name, value in (
+            ("engine", "Engine", snapshot.execution_engine),
+            ("position_manager", "Pos.mgr", snapshot.position_manager),
+            ("database", "DB", snapshot.database),
+            ("mt5", "MT5", snapshot.mt5_up),
+        ):
+            text, css_class = _up(value)
+            self._set(pill, f"{name} {text}", css_class)
+
+    def _set(self, pill: str, text: str, css_class: str) -> None:
+        label = self.query_one(f"#pill-{pill}", Label)
+        label.update(text)
+        label.set_classes(f"pill {css_class}")
