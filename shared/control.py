@@ -21,6 +21,8 @@ class CommandParams(BaseModel):
 
 
 class ComponentStatus(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     name: str
     state: ComponentState
     since: datetime
@@ -28,6 +30,9 @@ class ComponentStatus(BaseModel):
 
 
 class StatusSnapshot(BaseModel):
+    # Frozen: the server shares one snapshot between readers until the plant changes.
+    model_config = ConfigDict(frozen=True)
+
     mode: Mode
     execution_engine: bool
     position_manager: bool

@@ -58,9 +58,7 @@ async def _record(request: web.Request, status: int, outcome: str) -> None:
         status=status,
         detail=request.get("audit_detail", {}),
     )
-    pending = request.app[AUDIT].record(record)
-    if request.method not in _READ_METHODS:
-        await pending
+    if request.method in _READ_METHODS:
+        request.app[AUDIT].record(record)
     else:
-        # Nobody awaits a read's entry; the writer logs a failed batch, so only mark the outcome as seen.
-        pending.add_done_callback(lambda f: f.cancelled() or f.exception())
+        await request.app[AUDIT].record_durable(record)

@@ -12,6 +12,7 @@ from shared.control import (
     CommandExecuted,
     CommandRequest,
     StatusResponse,
+    StatusSnapshot,
     WhoAmIResponse,
 )
 from shared.scopes import Scope
@@ -30,7 +31,25 @@ class AuditQuery(BaseModel):
 
 
 def _json(model: BaseModel) -> web.Response:
-    return web.json_response(text=model.model_dump_json())
+    return web.Response(body=model.model_dump_json().encode(), content_type="application/json")
+
+
+class _StatusBody:
+    """The plant hands out the same immutable snapshot until something changes, so its JSON is encoded once
+    per snapshot, not once per request: /ops/status is the hottest read there is."""
+
+    def __init__(self) -> None:
+        self._snapshot: object = None
+        self._body = b""
+
+    def encode(self, snapshot: StatusSnapshot) -> bytes:
+        if snapshot is not self._snapshot:
+            self._body = StatusResponse(status=snapshot).model_dump_json().encode()
+            self._snapshot = snapshot
+        return self._body
+
+
+_status_body = _StatusBody()
 
 
 @routes.get("/ops/whoami")
@@ -43,7 +62,8 @@ async def whoami(request: web.Request) -> web.Response:
 @routes.get("/ops/status")
 @requires(Scope.OPS_READ)
 async def status(request: web.Request) -> web.Response:
-    return _json(StatusResponse(status=request.app[CONTROL].status()))
+    body = _status_body.encode(request.app[CONTROL].status())
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/ops/runbook")

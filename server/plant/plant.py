@@ -19,6 +19,7 @@ from shared.control import (
 
 LIFECYCLE: tuple[Command, ...] = ("start", "stop", "restart")
 MAX_POSITIONS = 12
+SNAPSHOT_MAX_AGE = timedelta(seconds=1)
 
 
 class CommandRefused(Conflict):
@@ -69,6 +70,9 @@ class Plant:
             component.since = now
         self._mode: Mode = "live"
         self._open_positions = open_positions
+        # Bumped on every change of anything a snapshot shows.
+        self._revision = 0
+        self._snapshot: tuple[int, StatusSnapshot] | None = None
 
     # --- reading ---
 
@@ -80,7 +84,18 @@ class Plant:
         return self._get(name).commands
 
     def snapshot(self) -> StatusSnapshot:
+        """The plant as of now. Reads are far more frequent than changes, so a snapshot is reused while nothing
+        changed, for at most SNAPSHOT_MAX_AGE (its `as_of` says when it was taken)."""
         self._settle()
+        now = self._clock.now()
+        cached = self._snapshot
+        if cached is not None and cached[0] == self._revision and now - cached[1].as_of < SNAPSHOT_MAX_AGE:
+            return cached[1]
+        snapshot = self._build_snapshot(now)
+        self._snapshot = (self._revision, snapshot)
+        return snapshot
+
+    def _build_snapshot(self, now: datetime) -> StatusSnapshot:
         c = self._components
         position_manager_up = c["position_manager"].state == "running"
         mt5 = c["mt5_bridge"].state
@@ -96,7 +111,7 @@ class Plant:
                 ComponentStatus(name=x.name, state=x.state, since=x.since, commands=list(x.commands))
                 for x in c.values()
             ],
-            as_of=self._clock.now(),
+            as_of=now,
         )
 
     @property
@@ -145,10 +160,12 @@ class Plant:
             case "dry-run-on":
                 self._mode = "dry-run"
                 component.version += 1
+                self._revision += 1
                 action = "dry_run_enabled"
             case "dry-run-off":
                 self._mode = "live"
                 component.version += 1
+                self._revision += 1
                 action = "dry_run_disabled"
         return CommandResult(action=action, component=name, state=component.state, mode=self.mode)
 
@@ -166,8 +183,10 @@ class Plant:
         roll = self._random.random()
         if roll < 0.25 and self._open_positions < MAX_POSITIONS:
             self._open_positions += 1
+            self._revision += 1
         elif roll > 0.75 and self._open_positions > 0:
             self._open_positions -= 1
+            self._revision += 1
 
     def _settle(self) -> None:
         now = self._clock.now()
@@ -179,6 +198,7 @@ class Plant:
         component.state = state
         component.since = at
         component.version += 1
+        self._revision += 1
         if state != "restarting":
             component.ready_at = None
 

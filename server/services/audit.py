@@ -18,7 +18,8 @@ class AuditTrail:
         self._repository = repository
         self._batch_rows = batch_rows
         self._batch_seconds = batch_ms / 1000
-        self._queue: asyncio.Queue[tuple[AuditRecord, asyncio.Future[None]]] = asyncio.Queue()
+        # (record, future): a None record is a flush marker; a None future means nobody waits.
+        self._queue: asyncio.Queue[tuple[AuditRecord | None, asyncio.Future[None] | None]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -33,26 +34,27 @@ class AuditTrail:
                 await self._writer
             self._writer = None
 
-    def record(self, record: AuditRecord) -> asyncio.Future[None]:
-        """Queue an entry. Await the returned future to know it is committed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((record, future))
-        return future
+    def record(self, record: AuditRecord) -> None:
+        """Queue an entry to be committed with the next batch; nobody waits for it."""
+        self._queue.put_nowait((record, None))
 
     async def record_durable(self, record: AuditRecord) -> None:
-        await self.record(record)
+        """Queue an entry and return once it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((record, future))
+        await future
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
         if self._writer is None or self._writer.done():
             await self._drain_inline()
             return
-        await self.record_marker()
+        await self._await_marker()
 
-    async def record_marker(self) -> None:
+    async def _await_marker(self) -> None:
         # An empty-batch marker: when it resolves, every entry queued before it has been committed.
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((None, future))  # type: ignore[arg-type]
+        self._queue.put_nowait((None, future))
         await future
 
     async def recent(self, limit: int) -> list[AuditRow]:
@@ -66,17 +68,12 @@ class AuditTrail:
     async def _write_loop(self) -> None:
         while True:
             first = await self._queue.get()
+            if first[1] is None and self._queue.qsize() < self._batch_rows - 1:
+                # Nobody waits on this entry and the batch is not full: give the window time to fill it.
+                await asyncio.sleep(self._batch_seconds)
             batch = [first]
-            deadline = asyncio.get_running_loop().time() + self._batch_seconds
-            while len(batch) < self._batch_rows:
-                # A durable (awaited) entry must not sit out the whole window: commit as soon as the queue is idle.
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
+            while not self._queue.empty() and len(batch) < self._batch_rows:
+                batch.append(self._queue.get_nowait())
             await self._commit(batch)
 
     async def _drain_inline(self) -> None:
@@ -86,7 +83,7 @@ class AuditTrail:
         if batch:
             await self._commit(batch)
 
-    async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None]]]) -> None:
+    async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]) -> None:
         records = [record for record, _ in batch if record is not None]
         error: BaseException | None = None
         try:
@@ -96,7 +93,7 @@ class AuditTrail:
             log.exception("audit batch of %d entries failed", len(records))
             error = exc
         for _, future in batch:
-            if not future.done():
+            if future is not None and not future.done():
                 if error is None:
                     future.set_result(None)
                 else:

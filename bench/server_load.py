@@ -1,0 +1,188 @@
+"""Load benchmark (not a test): authenticated GET /ops/status on the ops server against a bare aiohttp JSON
+handler serving the same body, both started the same way (one subprocess each), measured in one run.
+
+    python bench/server_load.py [--seconds 10] [--connections 64] [--threads 2]
+
+Uses wrk (apt-get install wrk) when present; otherwise a Python load generator in a separate process.
+Prints requests/s and p50/p99 latency for both and the ratio. The ops server runs with every middleware
+(request id, errors, rate limit, audit, auth) and its audit trail on; its rate limit is raised so the run
+measures serving, not refusing."""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-admin-token"
+
+OPS_SERVER = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    from server.app import create_app
+    from server.settings import Settings
+    settings = Settings(data_dir=sys.argv[2], api_token=sys.argv[3], rate_limit_per_minute=10**9)
+    web.run_app(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    """
+)
+
+BARE_SERVER = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    body = open(sys.argv[2], "rb").read()
+    async def handler(request):
+        return web.Response(body=body, content_type="application/json")
+    app = web.Application()
+    app.router.add_get("/ops/status", handler)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    """
+)
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, headers: dict[str, str], timeout: float = 20.0) -> bytes:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/ops/status", headers=headers)
+            with urllib.request.urlopen(request, timeout=1) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def start(script: str, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.DEVNULL)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(name: str, port: int, seconds: int, connections: int, threads: int, auth: bool) -> Result:
+    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    if auth:
+        cmd += ["-H", f"Authorization: Bearer {TOKEN}"]
+    out = subprocess.run([*cmd, f"http://127.0.0.1:{port}/ops/status"], capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return Result(name, rps, p50, p99, int(non2xx.group(1)) if non2xx else 0)
+
+
+async def _python_load(port: int, seconds: int, connections: int, auth: bool) -> tuple[int, list[float], int]:
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {TOKEN}"} if auth else {}
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    url = f"http://127.0.0.1:{port}/ops/status"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - began)
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return len(latencies), latencies, errors
+
+
+def run_python(name: str, port: int, seconds: int, connections: int, auth: bool) -> Result:
+    count, latencies, errors = asyncio.run(_python_load(port, seconds, connections, auth))
+    latencies.sort()
+    return Result(
+        name,
+        count / seconds,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
+        errors,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    use_wrk = shutil.which("wrk") is not None
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        ops_port, bare_port = free_port(), free_port()
+        ops = start(OPS_SERVER, str(ops_port), data_dir, TOKEN)
+        try:
+            body = wait_ready(ops_port, {"Authorization": f"Bearer {TOKEN}"})
+            body_file = Path(data_dir) / "status.json"
+            body_file.write_bytes(body)
+            bare = start(BARE_SERVER, str(bare_port), str(body_file))
+            try:
+                wait_ready(bare_port, {})
+                results = []
+                for name, port, auth in (("bare aiohttp", bare_port, False), ("ops server", ops_port, True)):
+                    if use_wrk:
+                        results.append(run_wrk(name, port, args.seconds, args.connections, args.threads, auth))
+                    else:
+                        results.append(run_python(name, port, args.seconds, args.connections, auth))
+            finally:
+                bare.terminate()
+                bare.wait()
+        finally:
+            ops.terminate()
+            ops.wait()
+
+    print(
+        f"GET /ops/status, {args.connections} connections, {args.seconds} s each, load by "
+        f"{'wrk' if use_wrk else 'python'}; body {len(body)} bytes"
+    )
+    print(f"{'server':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for r in results:
+        print(f"{r.name:<14} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>8}")
+    bare_result, ops_result = results
+    ratio = ops_result.rps / bare_result.rps
+    print(f"ratio ops/bare: {ratio:.2f} (target >= 0.50); ops p99 {ops_result.p99_ms:.1f} ms (target < 25 ms)")
+    print(json.dumps({"bare": bare_result.__dict__, "ops": ops_result.__dict__, "ratio": round(ratio, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
