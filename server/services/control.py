@@ -43,14 +43,15 @@ class ControlService:
         if not self.controller_enabled:
             raise ControllerUnavailable("no OpsController is bound to this server; commands are disabled")
         plant = self.plant
-        # Refuse early: a token for a command that cannot run would only waste the operator's confirmation.
-        plant.check(request.command, request.component)
         if request.confirm_token is None:
+            # Refuse early: a token for a command that cannot run would only waste the operator's confirmation.
+            plant.check(request.command, request.component)
+            # Read everything the plan shows before awaiting, so it describes the state the token is bound to.
             fingerprint = plant.fingerprint(request.component)
+            state, mode = plant.state_of(request.component), plant.mode
             token = await self.confirmations.issue(
                 principal, request.command, request.component, request.params, fingerprint
             )
-            state = plant.state_of(request.component)
             return ConfirmationRequired(
                 confirm_token=token,
                 expires_in=self.confirmations.ttl_seconds,
@@ -59,8 +60,8 @@ class ControlService:
                     component=request.component,
                     params=request.params,
                     current_state=state,
-                    mode=plant.mode,
-                    summary=f"{request.command} {request.component} (now {state}, mode {plant.mode})",
+                    mode=mode,
+                    summary=f"{request.command} {request.component} (now {state}, mode {mode})",
                 ),
             )
         fingerprint = plant.fingerprint(request.component)
