@@ -176,10 +176,11 @@ def ops(client: TestClient) -> Ops:
 
 @pytest.fixture
 def ops_with(start_app: StartApp, make_settings: MakeSettings) -> Callable[..., Awaitable[Ops]]:
-    """`await ops_with(max_body_bytes=1024)`: an app with those settings, wrapped like `ops`."""
+    """`await ops_with(max_body_bytes=1024)`: an app with those settings (and optionally a given plant),
+    wrapped like `ops`."""
 
-    async def start(**overrides: Any) -> Ops:
-        return Ops(await start_app(make_settings(**overrides)))
+    async def start(*, plant: Plant | None = None, **overrides: Any) -> Ops:
+        return Ops(await start_app(make_settings(**overrides), plant=plant))
 
     return start
 
