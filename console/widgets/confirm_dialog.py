@@ -107,7 +107,7 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         if self.problem is not None:
             countdown.update("The server did not execute this confirmation.")
         elif self.expired:
-            countdown.update("This confirmation expired. Press r to request a new one, or n to cancel.")
+            countdown.update("Expired: r requests a new confirmation, n cancels.")
         else:
             countdown.update(f"Expires in {self.remaining} s — y confirms, n cancels.")
         countdown.set_class(self.expired, "-expired")

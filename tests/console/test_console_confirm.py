@@ -1,0 +1,167 @@
+"""The two-step ConfirmDialog flow, driven by keys against a real server."""
+
+from collections.abc import Callable
+
+from console_harness import (
+    ConsoleUnderTest,
+    FakeMonotonic,
+    PlantServer,
+    component_state,
+    select_component,
+    wait_until,
+)
+from textual.pilot import Pilot
+from textual.widgets import Button, Static
+
+from console.widgets.confirm_dialog import ConfirmDialog
+from shared.control import CommandParams
+
+
+def dialog_of(console: ConsoleUnderTest) -> ConfirmDialog | None:
+    screen = console.app.screen
+    return screen if isinstance(screen, ConfirmDialog) else None
+
+
+async def open_dialog(pilot: Pilot, console: ConsoleUnderTest, component: str, key: str) -> ConfirmDialog:
+    await select_component(pilot, component)
+    requests_before = len(console.transport.commands())
+    await pilot.press(key)
+    await wait_until(pilot, lambda: dialog_of(console) is not None, what="the confirm dialog")
+    assert len(console.transport.commands()) == requests_before + 1
+    dialog = dialog_of(console)
+    assert dialog is not None
+    return dialog
+
+
+def countdown_text(dialog: ConfirmDialog) -> str:
+    return str(dialog.query_one("#countdown", Static).content)
+
+
+class TestConfirmDialog:
+    def test_snapshot_confirm_dialog(self, snap_compare, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+
+        async def open_restart(pilot: Pilot) -> None:
+            await open_dialog(pilot, console, "execution_engine", "r")
+
+        assert snap_compare(console.app, terminal_size=(80, 24), run_before=open_restart)
+
+    def test_snapshot_expired_confirm_dialog(
+        self, snap_compare, make_console: Callable[..., ConsoleUnderTest], monotonic: FakeMonotonic
+    ) -> None:
+        console = make_console()
+
+        async def open_and_expire(pilot: Pilot) -> None:
+            dialog = await open_dialog(pilot, console, "connector", "x")
+            monotonic.advance(61)
+            await wait_until(pilot, lambda: dialog.expired, what="expiry")
+
+        assert snap_compare(console.app, terminal_size=(80, 24), run_before=open_and_expire)
+
+    async def test_dialog_shows_exactly_what_will_run(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, console, "execution_engine", "r")
+            values = [str(label.content) for label in dialog.query(".plan-value")]
+            assert values == [
+                "restart",
+                "execution_engine",
+                "none",
+                "running",
+                "live",
+                "restart execution_engine (now running, mode live)",
+            ]
+            assert countdown_text(dialog).startswith("Expires in 60 s")
+
+    async def test_confirm_by_keys_executes_exactly_once_and_the_table_shows_restarting(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_dialog(pilot, console, "execution_engine", "r")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: component_state(console.app, "execution_engine") == "restarting")
+            assert dialog_of(console) is None
+            [confirm] = console.transport.confirms()
+            assert confirm["command"] == "restart"
+            assert confirm["component"] == "execution_engine"
+            assert len(console.transport.commands()) == 2
+            assert any("execution_engine: restarting" in n for n in console.notifications)
+
+    async def test_enter_on_the_confirm_button_confirms(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, console, "mt5_bridge", "x")
+            dialog.query_one("#confirm", Button).focus()
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge") == "stopped")
+            assert len(console.transport.confirms()) == 1
+
+    async def test_enter_by_default_cancels(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_dialog(pilot, console, "mt5_bridge", "x")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: dialog_of(console) is None, what="the dialog to close")
+            assert console.transport.confirms() == []
+
+    async def test_cancel_sends_no_second_request(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            for key in ("n", "escape"):
+                await open_dialog(pilot, console, "execution_engine", "r")
+                await pilot.press(key)
+                await wait_until(pilot, lambda: dialog_of(console) is None, what="the dialog to close")
+            await pilot.pause(0.2)
+            assert len(console.transport.commands()) == 2
+            assert console.transport.confirms() == []
+            assert component_state(console.app, "execution_engine") == "running"
+            assert console.notifications.count("restart execution_engine: Cancelled; nothing was executed.") == 2
+
+    async def test_expired_dialog_refuses_confirm_and_offers_a_new_request(
+        self, make_console: Callable[..., ConsoleUnderTest], monotonic: FakeMonotonic
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, console, "execution_engine", "r")
+            monotonic.advance(60)
+            await wait_until(pilot, lambda: dialog.expired, what="expiry")
+            assert "expired" in countdown_text(dialog)
+            assert dialog.query_one("#rerequest", Button).display
+            assert not dialog.query_one("#confirm", Button).display
+            await pilot.press("y")
+            await pilot.pause(0.1)
+            assert console.transport.confirms() == []
+            assert dialog_of(console) is dialog
+
+            await pilot.press("r")
+            await wait_until(pilot, lambda: dialog_of(console) not in (None, dialog), what="a fresh dialog")
+            assert len(console.transport.commands()) == 2  # a second first-step request, no confirm
+            assert console.transport.confirms() == []
+            await pilot.press("y")
+            await wait_until(pilot, lambda: component_state(console.app, "execution_engine") == "restarting")
+            assert len(console.transport.confirms()) == 1
+
+    async def test_stale_token_answer_offers_a_new_request(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_dialog(pilot, console, "mt5_bridge", "x")
+            # Someone else restarts the bridge, and it comes back, while our dialog is open.
+            plant_server.server.call(plant_server.plant.execute, "restart", "mt5_bridge", CommandParams())
+            plant_server.advance(3)
+            await pilot.press("y")
+            await wait_until(
+                pilot, lambda: (d := dialog_of(console)) is not None and d.problem is not None, what="problem dialog"
+            )
+            problem_dialog = dialog_of(console)
+            assert problem_dialog is not None
+            assert "confirm_token_stale" in str(problem_dialog.query_one("#problem", Static).content)
+            await pilot.press("r")
+            await wait_until(
+                pilot, lambda: (d := dialog_of(console)) is not None and d.problem is None, what="fresh dialog"
+            )
+            await pilot.press("y")
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge") == "stopped")
+            assert len(console.transport.confirms()) == 2

@@ -1,0 +1,86 @@
+"""Status screen: what it shows, that it refreshes, and that refused commands say why."""
+
+from collections.abc import Callable
+
+from console_harness import (
+    ConsoleUnderTest,
+    PlantServer,
+    component_state,
+    select_component,
+    status_screen,
+    wait_until,
+)
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Label
+
+from shared.control import CommandParams
+
+COMPONENTS = ["orchestrator", "connector", "database", "execution_engine", "position_manager", "mt5_bridge"]
+
+
+class TestStatusScreen:
+    def test_snapshot_status_screen(self, snap_compare, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+
+        async def loaded(pilot: Pilot) -> None:
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge"), what="first status")
+
+        assert snap_compare(console.app, terminal_size=(80, 24), run_before=loaded)
+
+    async def test_table_lists_every_component_and_the_summary(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge"), what="first status")
+            screen = status_screen(console.app)
+            table = screen.query_one("#components", DataTable)
+            assert [str(key.value) for key in table.rows] == COMPONENTS
+            assert all(component_state(console.app, name) == "running" for name in COMPONENTS)
+            assert str(table.get_cell("database", "since")) == "2026-01-01 09:00:00"
+            assert str(screen.query_one("#pill-mode", Label).content) == "Mode LIVE"
+            assert str(screen.query_one("#pill-positions", Label).content) == "Positions 3"
+
+    async def test_interval_refresh_shows_changes_made_elsewhere(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        console = make_console(status_interval=0.1)
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge") == "running")
+            plant_server.server.call(plant_server.plant.execute, "stop", "mt5_bridge", CommandParams())
+            await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge") == "stopped", what="refresh")
+            pill = status_screen(console.app).query_one("#pill-mt5", Label)
+            assert str(pill.content) == "MT5 down"
+            assert pill.has_class("-bad")
+
+    async def test_refused_command_shows_the_servers_reason(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await select_component(pilot, "database")
+            await pilot.press("x")
+            await wait_until(pilot, lambda: console.notifications, what="a notification")
+            [message] = console.notifications
+            assert "stop database" in message
+            assert "command_refused" in message
+            assert "cannot go down while live with 3 open positions" in message
+            # Refused at the first step: no dialog, no confirming request.
+            assert console.transport.confirms() == []
+            assert len(console.app.screen_stack) == 1
+
+    async def test_dry_run_keys_target_the_orchestrator_whatever_is_selected(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await select_component(pilot, "mt5_bridge")
+            await pilot.press("d")
+            await wait_until(pilot, lambda: len(console.app.screen_stack) == 2, what="the confirm dialog")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: console.transport.confirms(), what="the confirming request")
+            [request] = console.transport.commands()[:1]
+            assert request["command"] == "dry-run-on"
+            assert request["component"] == "orchestrator"
+            screen = status_screen(console.app)
+            await wait_until(pilot, lambda: str(screen.query_one("#pill-mode", Label).content) == "Mode DRY-RUN")
