@@ -80,7 +80,7 @@ class AuditScreen(Screen[None]):
         self._table.add_column("Target", key="target", width=16)
         self._table.add_column("Outcome", key="outcome", width=16)
         self._table.add_column("Request ID", key="request_id")
-        self.watch(self.ops, "connection", self._on_connection)
+        self.watch(self.ops, "connection", self._on_connection, init=False)
         self._table.focus()
 
     def on_screen_resume(self) -> None:

@@ -90,13 +90,16 @@ class StatusScreen(Screen[None]):
         self._table.add_column("Since (UTC)", key="since", width=19)
         self._table.add_column("For", key="age", width=14)
         self._summary.show(None)
-        self.watch(self.ops, "connection", self._on_connection)
+        self.watch(self.ops, "connection", self._on_connection, init=False)
         self.watch(self.ops, "read_only", lambda _ro: self.refresh_bindings())
         self.set_interval(self.ops.status_interval, self._poll)
         self._table.focus()
 
     def on_screen_resume(self) -> None:
-        self._poll()
+        # Back from the confirm dialog the command worker refreshes once it knows the outcome; a second read now
+        # would race the confirming request.
+        if not self._command_in_flight:
+            self._poll()
 
     def _on_connection(self, state: ConnectionState) -> None:
         self._show_footnote()

@@ -16,7 +16,14 @@ def _up(value: bool | None) -> tuple[str, str]:
 class StatusSummary(Horizontal):
     """Pills are updated in place by `show()`; colours come from classes in app.tcss."""
 
-    _PILLS = ("mode", "positions", "engine", "position_manager", "database", "mt5")
+    _PILLS = {
+        "mode": "Mode",
+        "positions": "Positions",
+        "engine": "Engine",
+        "position_manager": "Pos.mgr",
+        "database": "DB",
+        "mt5": "MT5",
+    }
 
     def compose(self) -> ComposeResult:
         for pill in self._PILLS:
@@ -24,21 +31,21 @@ class StatusSummary(Horizontal):
 
     def show(self, snapshot: StatusSnapshot | None) -> None:
         if snapshot is None:
-            for pill in self._PILLS:
-                self._set(pill, f"{pill.replace('_', ' ')} …", "-unknown")
+            for pill, name in self._PILLS.items():
+                self._set(pill, f"{name} …", "-unknown")
             return
         mode_class = {"live": "-live", "dry-run": "-dry-run"}.get(snapshot.mode, "-unknown")
         self._set("mode", f"Mode {snapshot.mode.upper()}", mode_class)
         positions = "?" if snapshot.open_positions is None else str(snapshot.open_positions)
         self._set("positions", f"Positions {positions}", "-unknown" if snapshot.open_positions is None else "-info")
-        for pill, name, value in (
-            ("engine", "Engine", snapshot.execution_engine),
-            ("position_manager", "Pos.mgr", snapshot.position_manager),
-            ("database", "DB", snapshot.database),
-            ("mt5", "MT5", snapshot.mt5_up),
+        for pill, value in (
+            ("engine", snapshot.execution_engine),
+            ("position_manager", snapshot.position_manager),
+            ("database", snapshot.database),
+            ("mt5", snapshot.mt5_up),
         ):
             text, css_class = _up(value)
-            self._set(pill, f"{name} {text}", css_class)
+            self._set(pill, f"{self._PILLS[pill]} {text}", css_class)
 
     def _set(self, pill: str, text: str, css_class: str) -> None:
         label = self.query_one(f"#pill-{pill}", Label)

@@ -37,6 +37,7 @@ class RecordedRequest:
     path: str
     query: str
     body: dict[str, Any] | None
+    request_id: str
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
@@ -49,7 +50,11 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
-        self.requests.append(RecordedRequest(request.method, request.url.path, request.url.query.decode(), body))
+        self.requests.append(
+            RecordedRequest(
+                request.method, request.url.path, request.url.query.decode(), body, request.headers["X-Request-ID"]
+            )
+        )
         request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
         return await self._inner.handle_async_request(request)
 

@@ -126,7 +126,7 @@ class TestConfirmDialog:
             dialog = await open_dialog(pilot, console, "execution_engine", "r")
             monotonic.advance(60)
             await wait_until(pilot, lambda: dialog.expired, what="expiry")
-            assert "expired" in countdown_text(dialog)
+            assert "expired" in countdown_text(dialog).lower()
             assert dialog.query_one("#rerequest", Button).display
             assert not dialog.query_one("#confirm", Button).display
             await pilot.press("y")
