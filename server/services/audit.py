@@ -21,6 +21,9 @@ class AuditTrail:
         # (record, future): a None record is a flush marker; a None future means nobody waits.
         self._queue: asyncio.Queue[tuple[AuditRecord | None, asyncio.Future[None] | None]] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        # Queued entries someone awaits, and a wake-up for the writer when one is queued during a batch window.
+        self._waited = 0
+        self._waited_queued = asyncio.Event()
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
@@ -40,9 +43,7 @@ class AuditTrail:
 
     async def record_durable(self, record: AuditRecord) -> None:
         """Queue an entry and return once it is committed."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((record, future))
-        await future
+        await self._queue_waited(record)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -53,9 +54,14 @@ class AuditTrail:
 
     async def _await_marker(self) -> None:
         # An empty-batch marker: when it resolves, every entry queued before it has been committed.
+        await self._queue_waited(None)
+
+    def _queue_waited(self, record: AuditRecord | None) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((None, future))
-        await future
+        self._queue.put_nowait((record, future))
+        self._waited += 1
+        self._waited_queued.set()
+        return future
 
     async def recent(self, limit: int) -> list[AuditRow]:
         await self.flush()
@@ -68,9 +74,12 @@ class AuditTrail:
     async def _write_loop(self) -> None:
         while True:
             first = await self._queue.get()
-            if first[1] is None and self._queue.qsize() < self._batch_rows - 1:
-                # Nobody waits on this entry and the batch is not full: give the window time to fill it.
-                await asyncio.sleep(self._batch_seconds)
+            if first[1] is None and self._queue.qsize() < self._batch_rows - 1 and not self._waited:
+                # Nobody waits on this entry and the batch is not full: give the window time to fill it, but end
+                # the window as soon as an entry someone awaits is queued (a command must not sit out a read's).
+                self._waited_queued.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._waited_queued.wait(), self._batch_seconds)
             batch = [first]
             while not self._queue.empty() and len(batch) < self._batch_rows:
                 batch.append(self._queue.get_nowait())
@@ -85,6 +94,7 @@ class AuditTrail:
 
     async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]) -> None:
         records = [record for record, _ in batch if record is not None]
+        self._waited -= sum(1 for _, future in batch if future is not None)
         error: BaseException | None = None
         try:
             if records:

@@ -133,15 +133,16 @@ class AuditRepository:
         checked = 0
         async with self._db.reading() as conn, conn.execute("SELECT * FROM audit_log ORDER BY entry_id") as cur:
             async for raw in cur:
-                row = _from_row(raw)
-                if row.entry_id != expected_id:
+                if raw["entry_id"] != expected_id:
                     return checked, ChainBreak(expected_id, f"entry {expected_id} is missing")
-                if row.prev_hash != prev_hash:
-                    return checked, ChainBreak(row.entry_id, "prev_hash does not match the previous entry's hash")
+                if raw["prev_hash"] != prev_hash:
+                    return checked, ChainBreak(expected_id, "prev_hash does not match the previous entry's hash")
                 try:
+                    # A tampered `at` or `detail` may not even parse: that is a broken entry, not a crash.
+                    row = _from_row(raw)
                     digest = chain_hash(prev_hash, row.entry_id, row.record)
                 except (TypeError, ValueError) as exc:
-                    return checked, ChainBreak(row.entry_id, f"entry cannot be read: {exc}")
+                    return checked, ChainBreak(expected_id, f"entry cannot be read: {exc}")
                 if digest != row.hash:
                     return checked, ChainBreak(row.entry_id, "contents do not match the entry's hash")
                 prev_hash = row.hash
