@@ -81,7 +81,7 @@ class OpsConsole(App[None]):
             except ServerUnavailable as exc:
                 state, problem, delay = ConnectionState.DISCONNECTED, str(exc), backoff_delay(attempt)
             except Unauthorized as exc:
-                state, problem, delay = ConnectionState.UNAUTHORIZED, f"token refused: {exc}", backoff_delay(attempt)
+                state, problem, delay = ConnectionState.UNAUTHORIZED, str(exc), backoff_delay(attempt)
             except RateLimited as exc:
                 state, problem = ConnectionState.DISCONNECTED, f"rate limited: {exc}"
                 delay = max(exc.retry_after or 0.0, backoff_delay(attempt))

@@ -2,10 +2,11 @@
 entry's full record underneath."""
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -96,6 +97,10 @@ class AuditScreen(Screen[None]):
 
     def action_focus_filter(self) -> None:
         self._filter.focus()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Refresh audit", "Load the newest page of audit entries again (key r)", self.action_refresh)
+        yield SystemCommand("Filter audit", "Type words that entries must contain (key /)", self.action_focus_filter)
 
     @work(exclusive=True, group="audit")
     async def load_page(self) -> None:

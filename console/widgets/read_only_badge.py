@@ -4,8 +4,6 @@ from typing import TYPE_CHECKING, cast
 
 from textual.widgets import Label
 
-from console.connection import ConnectionState
-
 if TYPE_CHECKING:
     from console.app import OpsConsole
 
@@ -17,9 +15,9 @@ class ReadOnlyBadge(Label):
     def on_mount(self) -> None:
         app = cast("OpsConsole", self.app)
         self.watch(app, "read_only", self._refresh_badge)
-        self.watch(app, "connection", self._refresh_badge)
+        self.watch(app, "principal", self._refresh_badge)
 
     def _refresh_badge(self, _value: object = None) -> None:
         app = cast("OpsConsole", self.app)
-        # Before whoami() answers the console offers no commands either, but it does not know yet: no badge.
-        self.display = app.read_only and app.connection is ConnectionState.CONNECTED
+        # Before whoami() first answers the console offers no commands either, but it does not know yet: no badge.
+        self.display = app.read_only and app.principal is not None

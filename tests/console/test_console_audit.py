@@ -97,6 +97,20 @@ class TestAuditScreen:
             await wait_until(pilot, lambda: len(rows(console)) > before, what="the refreshed page")
             assert rows(console)[0][2] == "GET /ops/runbook"
 
+    async def test_palette_offers_the_screens_actions(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, AuditScreen) and rows(console))
+            commands = {c.title: c for c in console.app.get_system_commands(console.app.screen)}
+            assert {"Status screen", "Audit screen", "Refresh audit", "Filter audit", "Quit"} <= commands.keys()
+            assert "Restart selected component" not in commands  # status commands belong to the status screen
+            commands["Filter audit"].callback()
+            await pilot.pause()
+            assert console.app.focused is audit_screen(console).query_one("#filter")
+            commands["Status screen"].callback()
+            await wait_until(pilot, lambda: console.app.current_mode == "status", what="the status screen")
+
     async def test_asks_for_one_page_of_at_most_500(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
         console = make_console(audit_limit=10_000)
         async with console.app.run_test(size=(80, 24)) as pilot:
