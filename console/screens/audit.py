@@ -48,6 +48,7 @@ class AuditScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
         Binding("slash", "focus_filter", "Filter", id="audit.filter"),
+        Binding("escape", "focus_table", "Back to the table", show=False, id="audit.table"),
     ]
 
     entries: reactive[list[AuditEntry]] = reactive(list, always_update=True)
@@ -97,6 +98,9 @@ class AuditScreen(Screen[None]):
 
     def action_focus_filter(self) -> None:
         self._filter.focus()
+
+    def action_focus_table(self) -> None:
+        self._table.focus()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Refresh audit", "Load the newest page of audit entries again (key r)", self.action_refresh)

@@ -102,6 +102,7 @@ class StatusScreen(Screen[None]):
             self._poll()
 
     def _on_connection(self, state: ConnectionState) -> None:
+        self.set_class(state is not ConnectionState.CONNECTED and self.snapshot is not None, "-stale")
         self._show_footnote()
         if state is ConnectionState.CONNECTED:
             self.refresh_status()

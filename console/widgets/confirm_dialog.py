@@ -15,6 +15,9 @@ from textual.widgets import Button, Footer, Label, Static
 
 from shared.control import ConfirmationPlan
 
+# The countdown turns to the warning colour for its last seconds.
+SOON_SECONDS = 10
+
 
 class ConfirmChoice(StrEnum):
     """How the dialog was left. More than a bool: an expired confirmation can be requested again."""
@@ -52,6 +55,10 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         self._deadline = clock() + expires_in
         self.set_reactive(ConfirmDialog.remaining, max(0, expires_in))
         self.set_reactive(ConfirmDialog.expired, problem is not None or expires_in <= 0)
+        self._countdown = Static(id="countdown")
+        self._confirm = Button("Confirm (y)", variant="error", id="confirm")
+        self._rerequest = Button("Request again (r)", variant="warning", id="rerequest")
+        self._cancel = Button("Cancel (n)", id="cancel")
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -70,19 +77,19 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
                 for name, value in rows:
                     yield Label(name, classes="plan-key")
                     yield Label(value, classes="plan-value", markup=False)
-            yield Static(id="countdown")
+            yield self._countdown
             if self.problem is not None:
                 yield Static(self.problem, id="problem", markup=False)
             with Horizontal(id="buttons"):
-                yield Button("Confirm (y)", variant="error", id="confirm")
-                yield Button("Request again (r)", variant="warning", id="rerequest")
-                yield Button("Cancel (n)", id="cancel")
+                yield self._confirm
+                yield self._rerequest
+                yield self._cancel
         yield Footer()
 
     def on_mount(self) -> None:
         self._show_state()
         # Safe default: enter cancels unless the operator moved to Confirm on purpose.
-        self.query_one("#cancel", Button).focus()
+        self._cancel.focus()
         self.set_interval(0.25, self._tick)
 
     def _tick(self) -> None:
@@ -103,7 +110,7 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
             self.refresh_bindings()
 
     def _show_state(self) -> None:
-        countdown = self.query_one("#countdown", Static)
+        countdown = self._countdown
         if self.problem is not None:
             countdown.update("The server did not execute this confirmation.")
         elif self.expired:
@@ -111,11 +118,11 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         else:
             countdown.update(f"Expires in {self.remaining} s — y confirms, n cancels.")
         countdown.set_class(self.expired, "-expired")
-        confirm = self.query_one("#confirm", Button)
-        confirm.display = not self.expired
-        self.query_one("#rerequest", Button).display = self.expired
-        if self.expired and self.focused is confirm:
-            self.query_one("#cancel", Button).focus()
+        countdown.set_class(not self.expired and self.remaining <= SOON_SECONDS, "-soon")
+        self._confirm.display = not self.expired
+        self._rerequest.display = self.expired
+        if self.expired and self.focused is self._confirm:
+            self._cancel.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "confirm":

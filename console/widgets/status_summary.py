@@ -25,9 +25,12 @@ class StatusSummary(Horizontal):
         "mt5": "MT5",
     }
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._labels = {pill: Label("…", id=f"pill-{pill}", classes="pill -unknown") for pill in self._PILLS}
+
     def compose(self) -> ComposeResult:
-        for pill in self._PILLS:
-            yield Label("…", id=f"pill-{pill}", classes="pill -unknown")
+        yield from self._labels.values()
 
     def show(self, snapshot: StatusSnapshot | None) -> None:
         if snapshot is None:
@@ -48,6 +51,6 @@ class StatusSummary(Horizontal):
             self._set(pill, f"{self._PILLS[pill]} {text}", css_class)
 
     def _set(self, pill: str, text: str, css_class: str) -> None:
-        label = self.query_one(f"#pill-{pill}", Label)
+        label = self._labels[pill]
         label.update(text)
         label.set_classes(f"pill {css_class}")

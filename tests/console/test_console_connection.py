@@ -2,7 +2,15 @@
 
 from collections.abc import Callable
 
-from console_harness import DISPLAY_URL, FakeMonotonic, PlantServer, RecordingTransport, component_state, wait_until
+from console_harness import (
+    DISPLAY_URL,
+    FakeMonotonic,
+    PlantServer,
+    RecordingTransport,
+    component_state,
+    status_screen,
+    wait_until,
+)
 from textual.pilot import Pilot
 
 from console.app import OpsConsole
@@ -68,12 +76,15 @@ class TestConnectionBanner:
             await wait_until(pilot, lambda: banner(app).display, what="the banner")
             assert banner_text(app).startswith("disconnected — retrying in 1 s")
             assert app.connection is ConnectionState.DISCONNECTED
+            assert status_screen(app).has_class("-stale")  # the last status read stays, dimmed
+            assert component_state(app, "orchestrator") == "running"
 
             plant_server.server.start()  # same port, same data
             clock.advance(1)
             await wait_until(pilot, lambda: not banner(app).display, timeout=10, what="the banner to clear")
             assert app.connection is ConnectionState.CONNECTED
             assert "connected" in app.sub_title
+            assert not status_screen(app).has_class("-stale")
 
     async def test_ctrl_r_retries_at_once(self, plant_server: PlantServer) -> None:
         client, _ = plant_server.client()
