@@ -1,0 +1,74 @@
+"""Fixtures of the shared-client tests: a real app on a real port, and a client factory pointed at it."""
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from server.app import create_app
+from server.clock import ManualClock
+from server.settings import Settings
+from shared.client import OpsClient
+
+ADMIN_TOKEN = "admin-secret"
+
+StartServer = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture(autouse=True)
+def _no_ops_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("OPS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def start_server(aiohttp_server: Any, tmp_path: Path, clock: ManualClock) -> StartServer:
+    """`await start_server(**setting_overrides)`: the app served on 127.0.0.1 on a free port."""
+
+    async def start(**overrides: Any) -> TestServer:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "api_token": ADMIN_TOKEN,
+            "rate_limit_per_minute": 10_000,
+            "rate_limit_anon_per_minute": 10_000,
+            "token_cache_seconds": 0,
+            "plant_tick_seconds": 3600,
+        }
+        values.update(overrides)
+        return await aiohttp_server(create_app(Settings(**values), clock=clock))
+
+    return start
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> TestServer:
+    return await start_server()
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[..., OpsClient]]:
+    """`make_client(server, token)`: an OpsClient on `server`, closed after the test."""
+    clients: list[OpsClient] = []
+
+    def make(server: TestServer, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> OpsClient:
+        client = OpsClient(str(server.make_url("")), token, **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def admin(make_client: Callable[..., OpsClient], server: TestServer) -> OpsClient:
+    return make_client(server)
