@@ -2,6 +2,11 @@
 nothing: no confirmation is issued and the plant is as it was."""
 
 import pytest
+from aiohttp import web
+
+from server.http.auth import check_routes_declare_access
+from server.plant.plant import Plant
+from shared.control import StatusSnapshot
 
 AUTH = {"Authorization": "Bearer admin-secret", "Content-Type": "application/json"}
 STOP = {"command": "stop", "component": "connector"}
@@ -125,13 +130,22 @@ async def test_body_over_max_body_bytes_is_413_in_the_envelope(ops_with):
     await _assert_nothing_changed(ops, before)
 
 
-async def test_body_just_under_max_body_bytes_is_accepted(ops_with):
+async def test_body_of_exactly_max_body_bytes_is_accepted(ops_with):
     ops = await ops_with(max_body_bytes=1024)
     body = '{"command": "restart", "component": "mt5_bridge", "params": {"reason": "' + "x" * 200 + '"}}'
 
-    response = await _post_raw(ops.client, body.ljust(1000))
+    response = await _post_raw(ops.client, body.ljust(1024))
 
     assert response.status == 200
+
+
+async def test_body_one_byte_over_max_body_bytes_is_413(ops_with):
+    ops = await ops_with(max_body_bytes=1024)
+    body = '{"command": "restart", "component": "mt5_bridge"}'
+
+    response = await _post_raw(ops.client, body.ljust(1025))
+
+    assert response.status == 413
 
 
 @pytest.mark.parametrize(
@@ -171,3 +185,53 @@ async def test_get_query_junk_is_400_not_500(ops):
     response = await ops.get("/ops/audit", params={"limit": "9" * 5000})
 
     assert response.status == 400
+
+
+class _BrokenPlant(Plant):
+    def snapshot(self) -> StatusSnapshot:
+        raise RuntimeError("sensor bus on fire: secret=hunter2")
+
+
+async def test_an_unexpected_error_is_500_in_the_envelope_without_internals(ops_with, clock):
+    ops = await ops_with(plant=_BrokenPlant(clock))
+
+    response = await ops.get("/ops/status", headers={"X-Request-ID": "req-500"})
+
+    assert response.status == 500
+    body = await response.json()
+    assert body == {"error": "internal_error", "detail": "internal error; quote request id req-500"}
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    rows = await ops.audit_rows()
+    assert [(r["request_id"], r["outcome"], r["status"]) for r in rows] == [("req-500", "internal_error", 500)]
+
+
+def test_a_route_that_declares_no_access_stops_the_app_from_starting():
+    app = web.Application()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app.router.add_get("/ops/open", handler)
+
+    with pytest.raises(RuntimeError, match="GET /ops/open"):
+        check_routes_declare_access(app)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/ops/nothing", {"error": "not_found", "detail": "no route /ops/nothing"}),
+        ("/api/ops/nothing", {"detail": "no route /api/ops/nothing"}),
+        ("/ops/api/nothing", {"detail": "no route /ops/api/nothing"}),
+        ("/api/v1/nothing", {"error": {"code": "OPS_AGENT_NOT_FOUND", "message": "no route /api/v1/nothing"}}),
+        (
+            "/ops/ci/nothing",
+            {"code": 404, "message": "Not Found", "error": "no route /ops/ci/nothing", "details": {}},
+        ),
+    ],
+)
+async def test_unknown_routes_answer_in_their_familys_envelope(client, path, expected):
+    response = await client.get(path)
+
+    assert response.status == 404
+    assert await response.json() == expected

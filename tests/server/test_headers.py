@@ -107,3 +107,17 @@ async def test_unsafe_request_id_is_replaced(client, unsafe):
     assert response.status == 200
     assert response.headers["X-Request-ID"] != unsafe
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+
+
+async def test_head_is_answered_like_get_without_a_body(client):
+    response = await client.head("/ops/status", headers=AUTH)
+
+    assert response.status == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert await response.read() == b""
+
+
+async def test_head_needs_the_same_token_as_get(client):
+    response = await client.head("/ops/status")
+
+    assert response.status == 401
