@@ -15,7 +15,8 @@ from server.storage.tokens import TokenRepository, TokenRow
 from shared.scopes import ALL_SCOPES, parse_scopes
 
 TOKEN_PREFIX = "ops_"
-ADMIN_ENV_PRINCIPAL = "env:OPS_API_TOKEN"
+RESERVED_NAME_PREFIX = "env:"  # principals that are not stored tokens, such as the OPS_API_TOKEN admin
+ADMIN_ENV_PRINCIPAL = RESERVED_NAME_PREFIX + "OPS_API_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class TokenService:
         name = name.strip()
         if not name or len(name) > 64:
             raise InvalidRequest("token name must be 1 to 64 characters")
+        if name.startswith(RESERVED_NAME_PREFIX):
+            # The name is the principal: confirm tokens, rate limits and the audit tell callers apart by it.
+            raise InvalidRequest(f"token names starting with '{RESERVED_NAME_PREFIX}' are reserved")
         try:
             scope_set = parse_scopes(scopes) if isinstance(scopes, str) else frozenset(scopes)
         except ValueError as exc:

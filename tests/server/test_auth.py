@@ -160,6 +160,18 @@ class TestTokenStorage:
         with pytest.raises(Conflict):
             await ops.create_token("reader", "ops:read")
 
+    @pytest.mark.parametrize("name", ["env:OPS_API_TOKEN", "env:anything"])
+    async def test_a_token_cannot_take_the_admins_principal_name(self, ops, name):
+        """Confirm tokens and rate limits are bound to the principal's name: a stored token named like the
+        OPS_API_TOKEN admin could confirm the admin's commands."""
+        with pytest.raises(InvalidRequest, match="reserved"):
+            await ops.create_token(name, "ops:read,ops:command")
+
+    @pytest.mark.parametrize("name", ["", "   ", "n" * 65])
+    async def test_a_token_name_must_be_1_to_64_characters(self, ops, name):
+        with pytest.raises(InvalidRequest, match="1 to 64"):
+            await ops.create_token(name, "ops:read")
+
     async def test_creating_a_token_with_an_unknown_scope_is_refused(self, ops):
         with pytest.raises(InvalidRequest, match="ops:write"):
             await ops.create_token("writer", "ops:write")
