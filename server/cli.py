@@ -108,7 +108,12 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit chain broken at entry {broken.entry_id}: {broken.reason} ({checked} entries hold before it)")
         return 1
 
-    return asyncio.run(_with_db(_settings(args), run))
+    settings = _settings(args)
+    if not settings.database_path.is_file():
+        # Verifying a database that is not there must not create an empty one and report that it holds.
+        print(f"error: no database at {settings.database_path}", file=sys.stderr)
+        return 2
+    return asyncio.run(_with_db(settings, run))
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:

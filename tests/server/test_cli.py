@@ -199,22 +199,34 @@ class TestAuditVerify:
         assert code == 1
         assert "entry 2" in out
 
-    def test_audit_verify_of_an_empty_log_holds(self, capsys, tmp_path):
+    def test_audit_verify_of_a_migrated_empty_log_holds(self, capsys, tmp_path):
+        assert _cli(capsys, "migrate", "--data-dir", str(tmp_path))[0] == 0
+
         code, out, _ = _cli(capsys, "audit", "verify", "--data-dir", str(tmp_path))
 
         assert code == 0
         assert "0 entries verified" in out
 
+    def test_audit_verify_of_a_missing_database_fails_and_creates_nothing(self, capsys, tmp_path):
+        data_dir = tmp_path / "typo"
+
+        code, out, err = _cli(capsys, "audit", "verify", "--data-dir", str(data_dir))
+
+        assert code != 0
+        assert "no database" in err
+        assert "holds" not in out
+        assert not data_dir.exists()
+
     def test_the_installed_entry_point_runs(self, tmp_path):
         result = subprocess.run(
-            [sys.executable, "-m", "server.cli", "audit", "verify", "--data-dir", str(tmp_path)],
+            [sys.executable, "-m", "server.cli", "migrate", "--data-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,
         )
 
         assert result.returncode == 0, result.stderr
-        assert "entries verified" in result.stdout
+        assert "applied: 0001_initial.sql" in result.stdout
 
 
 class TestSettingsSources:
