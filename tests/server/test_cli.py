@@ -2,6 +2,7 @@
 `server.cli.main` (in a thread where a test also runs an app: the CLI starts its own event loop)."""
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,12 @@ async def _cli_in_thread(capsys: pytest.CaptureFixture[str], *argv: str) -> tupl
     code = await asyncio.to_thread(main, list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _sql(path, statement: str) -> list[tuple]:
+    """Run one statement on the database file directly, as someone with file access could."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        return conn.execute(statement).fetchall()
 
 
 def _create_args(name: str, scopes: str, data_dir) -> list[str]:
@@ -152,9 +159,7 @@ class TestMigrate:
         assert first[0] == second[0] == 0
         assert "applied: 0001_initial.sql" in first[1]
         assert "up to date" in second[1]
-        with sqlite3.connect(tmp_path / "ops.sqlite3") as conn:
-            versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
-        assert versions == [(1,)]
+        assert _sql(tmp_path / "ops.sqlite3", "SELECT version FROM schema_migrations") == [(1,)]
 
     async def test_migrate_on_a_database_an_app_created_changes_nothing(self, capsys, client, settings):
         code, out, _ = await _cli_in_thread(capsys, "migrate", "--data-dir", str(settings.data_dir))
@@ -178,8 +183,7 @@ class TestAuditVerify:
         await ops.run("restart", "mt5_bridge")
         await ops.get("/ops/status")
         await ops.client.close()
-        with sqlite3.connect(settings.database_path) as conn:
-            conn.execute("UPDATE audit_log SET outcome = 'forged' WHERE entry_id = 2")
+        _sql(settings.database_path, "UPDATE audit_log SET outcome = 'forged' WHERE entry_id = 2")
 
         code, out, _ = await _cli_in_thread(capsys, "audit", "verify", "--data-dir", str(settings.data_dir))
 
@@ -191,8 +195,7 @@ class TestAuditVerify:
         await ops.get("/ops/status")
         await ops.get("/ops/status")
         await ops.client.close()
-        with sqlite3.connect(settings.database_path) as conn:
-            conn.execute("UPDATE audit_log SET detail = '{broken' WHERE entry_id = 2")
+        _sql(settings.database_path, "UPDATE audit_log SET detail = '{broken' WHERE entry_id = 2")
 
         code, out, _ = await _cli_in_thread(capsys, "audit", "verify", "--data-dir", str(settings.data_dir))
 
