@@ -108,7 +108,10 @@ class StatusScreen(Screen[None]):
             self.refresh_status()
 
     def _poll(self) -> None:
-        if self.is_current and self.ops.connection is ConnectionState.CONNECTED:
+        if not self.is_current or self.ops.connection is not ConnectionState.CONNECTED:
+            return
+        # A slow answer is still worth having: an interval tick does not cancel a read in flight.
+        if not any(w.node is self and w.group == "status" and w.is_running for w in self.workers):
             self.refresh_status()
 
     # --- reading ---

@@ -1,7 +1,9 @@
 """Status screen: what it shows, that it refreshes, and that refused commands say why."""
 
+import asyncio
 from collections.abc import Callable
 
+import httpx
 from console_harness import (
     ConsoleUnderTest,
     PlantServer,
@@ -13,6 +15,8 @@ from console_harness import (
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Label
 
+from console.app import OpsConsole
+from shared.client import OpsClient
 from shared.control import CommandParams
 
 COMPONENTS = ["orchestrator", "connector", "database", "execution_engine", "position_manager", "mt5_bridge"]
@@ -84,3 +88,18 @@ class TestStatusScreen:
             assert request["component"] == "orchestrator"
             screen = status_screen(console.app)
             await wait_until(pilot, lambda: str(screen.query_one("#pill-mode", Label).content) == "Mode DRY-RUN")
+
+    async def test_slow_server_answers_are_not_cancelled_by_the_next_tick(self, plant_server: PlantServer) -> None:
+        """Status answers slower than the refresh interval still arrive: a tick does not cancel a read in flight."""
+        _, transport = plant_server.client()
+
+        class SlowStatus(httpx.AsyncBaseTransport):
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                if request.url.path == "/ops/status":
+                    await asyncio.sleep(0.5)
+                return await transport.handle_async_request(request)
+
+        client = OpsClient("http://127.0.0.1:8000", "test-admin-token", transport=SlowStatus())
+        app = OpsConsole(client, status_interval=0.1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: component_state(app, "mt5_bridge") == "running", what="a slow status")
