@@ -30,7 +30,8 @@ class Principal:
 
 def hash_token(token: str) -> str:
     # Tokens are 256-bit random strings, so a plain SHA-256 is enough: there is nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogateescape: a header with bytes that are not UTF-8 reaches us as lone surrogates; hash its bytes.
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_token() -> str:

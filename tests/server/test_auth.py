@@ -1,5 +1,6 @@
 """Authentication and scopes: bearer tokens, revocation, scope checks, hashed storage, the admin token."""
 
+import asyncio
 import hashlib
 import os
 import stat
@@ -44,6 +45,13 @@ class TestBearerToken:
         response = await client.get("/ops/status", headers={"Authorization": "Bearer " + "a" * 1000})
 
         assert response.status == 401
+
+    @pytest.mark.parametrize("raw_token", [b"\xff\xfe", b"ops_\xc3", "p\u00e4ss".encode()])
+    async def test_a_token_that_is_not_utf8_is_401_not_500(self, client, raw_token):
+        response = await _raw_get(client, b"/ops/status", b"Authorization: Bearer " + raw_token)
+
+        assert response.startswith(b"HTTP/1.1 401 "), response[:200]
+        assert b'"invalid_token"' in response
 
     async def test_bearer_scheme_is_case_insensitive(self, client, admin_token):
         response = await client.get("/ops/whoami", headers={"Authorization": f"bearer {admin_token}"})
@@ -206,3 +214,14 @@ class TestBootstrapAdmin:
 
     async def test_no_admin_token_file_when_an_api_token_is_configured(self, client, settings):
         assert not settings.admin_token_file.exists()
+
+
+async def _raw_get(client, path: bytes, header: bytes) -> bytes:
+    """A request written byte by byte, for headers an HTTP client library would refuse to send."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"GET " + path + b" HTTP/1.1\r\nHost: ops\r\n" + header + b"\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    return response
