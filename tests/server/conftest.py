@@ -6,7 +6,7 @@ so a test reads as the behaviour it proves rather than as HTTP plumbing."""
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,10 +191,12 @@ def admin_token() -> str:
 
 
 @pytest.fixture
-async def reader_token(ops: Ops) -> AsyncIterator[str]:
-    yield await ops.create_token("reader", "ops:read")
+async def reader_token(ops: Ops) -> str:
+    """A token named 'reader' with ops:read only."""
+    return await ops.create_token("reader", "ops:read")
 
 
 @pytest.fixture
-async def operator_token(ops: Ops) -> AsyncIterator[str]:
-    yield await ops.create_token("operator", "ops:read,ops:command")
+async def operator_token(ops: Ops) -> str:
+    """A token named 'operator' with ops:read and ops:command."""
+    return await ops.create_token("operator", "ops:read,ops:command")
