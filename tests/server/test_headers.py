@@ -18,6 +18,7 @@ RESPONSES = [
     ("GET", "/ops/nowhere", AUTH, None, 404),
     ("GET", "/nowhere", {}, None, 404),
     ("POST", "/ops/status", AUTH, None, 405),
+    ("POST", "/ops/command", AUTH, {"command": "stop", "component": "x" * (1024 * 1024)}, 413),
 ]
 IDS = [f"{m} {p} -> {s}" for m, p, _, _, s in RESPONSES]
 ERRORS = [r for r in RESPONSES if r[4] >= 400]
