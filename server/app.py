@@ -55,7 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant |
     app.cleanup_ctx.append(_plant_simulation)
     app.on_response_prepare.append(add_response_headers)
 
-    app.add_routes(control_routes.routes)
+    control_routes.setup(app)
     check_routes_declare_access(app)
     return app
 
@@ -72,6 +72,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings, clock, db = app[SETTINGS], app[CLOCK], app[DB]
+    if not settings.playbook_path.is_file():
+        raise RuntimeError(f"operator playbook not found at {settings.playbook_path}; set OPS_PLAYBOOK_PATH")
     admin = settings.api_token.get_secret_value() if settings.api_token else None
     tokens = TokenService(TokenRepository(db), clock, admin_token=admin, cache_seconds=settings.token_cache_seconds)
     created = await tokens.ensure_bootstrap_admin(settings.admin_token_file)

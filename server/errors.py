@@ -74,3 +74,10 @@ class DependencyFailure(OpsError):
 class ControllerUnavailable(OpsError):
     status = 501
     code = "controller_unavailable"
+
+
+class DataCorrupted(OpsError):
+    """Stored data no longer reads back (tampering or disk damage): say so rather than answer wrongly."""
+
+    status = 500
+    code = "data_corrupted"

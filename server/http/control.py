@@ -34,22 +34,28 @@ def _json(model: BaseModel) -> web.Response:
     return web.Response(body=model.model_dump_json().encode(), content_type="application/json")
 
 
-class _StatusBody:
+class StatusBodyCache:
     """The plant hands out the same immutable snapshot until something changes, so its JSON is encoded once
     per snapshot, not once per request: /ops/status is the hottest read there is."""
 
     def __init__(self) -> None:
-        self._snapshot: object = None
-        self._body = b""
+        # One tuple, replaced whole, so a reader never pairs one snapshot with another's body.
+        self._cached: tuple[StatusSnapshot | None, bytes] = (None, b"")
 
     def encode(self, snapshot: StatusSnapshot) -> bytes:
-        if snapshot is not self._snapshot:
-            self._body = StatusResponse(status=snapshot).model_dump_json().encode()
-            self._snapshot = snapshot
-        return self._body
+        cached_snapshot, body = self._cached
+        if snapshot is not cached_snapshot:
+            body = StatusResponse(status=snapshot).model_dump_json().encode()
+            self._cached = (snapshot, body)
+        return body
 
 
-_status_body = _StatusBody()
+STATUS_BODY = web.AppKey("status_body", StatusBodyCache)
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+    app[STATUS_BODY] = StatusBodyCache()
 
 
 @routes.get("/ops/whoami")
@@ -62,7 +68,7 @@ async def whoami(request: web.Request) -> web.Response:
 @routes.get("/ops/status")
 @requires(Scope.OPS_READ)
 async def status(request: web.Request) -> web.Response:
-    body = _status_body.encode(request.app[CONTROL].status())
+    body = request.app[STATUS_BODY].encode(request.app[CONTROL].status())
     return web.Response(body=body, content_type="application/json")
 
 

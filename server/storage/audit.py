@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from server.errors import DataCorrupted
 from server.storage.database import Database
 
 GENESIS_HASH = "0" * 64
@@ -124,7 +125,15 @@ class AuditRepository:
 
     async def recent(self, limit: int) -> list[AuditRow]:
         rows = await self._db.fetchall("SELECT * FROM audit_log ORDER BY entry_id DESC LIMIT ?", (limit,))
-        return [_from_row(r) for r in rows]
+        result = []
+        for row in rows:
+            try:
+                result.append(_from_row(row))
+            except (TypeError, ValueError):
+                raise DataCorrupted(
+                    f"audit entry {row['entry_id']} cannot be read; run 'ops-server audit verify'"
+                ) from None
+        return result
 
     async def verify(self) -> tuple[int, ChainBreak | None]:
         """Walk the chain from the start. Returns how many entries hold and the first broken link, if any."""

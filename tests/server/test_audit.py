@@ -241,6 +241,18 @@ class TestHashChain:
         assert broken is not None
         assert broken.entry_id == 4
 
+    async def test_reading_an_unreadable_entry_says_the_log_is_corrupted(self, ops):
+        await self._some_history(ops)
+        _tamper(ops, "UPDATE audit_log SET detail = 'not json' WHERE entry_id = 2")
+
+        response = await ops.get("/ops/audit?limit=500")
+
+        assert response.status == 500
+        body = await response.json()
+        assert body["error"] == "data_corrupted"
+        assert "audit entry 2" in body["detail"]
+        assert "audit verify" in body["detail"]
+
 
 def _tamper(ops, sql: str) -> None:
     """Change the database file behind the server's back, as someone with file access could."""

@@ -172,3 +172,13 @@ class TestWhoAmI:
 
         assert response.status == 200
         assert (await response.json())["scopes"] == ["runbooks:read"]
+
+
+async def test_two_apps_in_one_process_each_serve_their_own_plant(ops_with, clock):
+    first = await ops_with()
+    second = await ops_with()
+    await first.run("stop", "mt5_bridge")
+
+    assert (await first.status())["mt5_up"] is False
+    assert (await second.status())["mt5_up"] is True
+    assert (await first.status())["mt5_up"] is False
