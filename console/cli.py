@@ -44,6 +44,7 @@ def run_demo(data_dir: Path | None = None) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     # Server logs go to a file: anything written to the terminal would tear through the console's screen.
     logging.basicConfig(filename=data_dir / "server.log", level=logging.INFO, force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the console's own requests are in the audit trail
     token = secrets.token_urlsafe(32)
     server = EmbeddedServer(Settings(data_dir=data_dir, host="127.0.0.1", port=0, api_token=token))
     url = server.start()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 from console.app import OpsConsole
 from console.screens.audit import AuditScreen
@@ -38,7 +39,7 @@ def cell(app: OpsConsole, table_id: str, row: str, column: str) -> str:
     table = app.screen_stack[0].query_one(table_id, DataTable)
     try:
         return str(table.get_cell(row, column))
-    except LookupError:
+    except CellDoesNotExist:
         return ""
 
 
