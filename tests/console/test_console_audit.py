@@ -76,7 +76,7 @@ class TestAuditScreen:
         console = make_console()
         async with console.app.run_test(size=(80, 24)) as pilot:
             await restart_then_open_audit(pilot, console)
-            await pilot.press("slash", *"command.confirm", "enter")
+            await pilot.press("slash", *"confirm", "enter")
             detail = str(audit_screen(console).query_one("#audit-detail", Static).content)
             assert "POST /ops/command -> 200" in detail
             assert '"command": "restart"' in detail
