@@ -4,7 +4,9 @@ drive the console against a real server. The console's event loop never runs ser
 import asyncio
 import socket
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -12,6 +14,8 @@ from server.app import create_app
 from server.clock import Clock
 from server.plant.plant import Plant
 from server.settings import Settings
+
+T = TypeVar("T")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -52,6 +56,12 @@ class EmbeddedServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
         self._loop = self._thread = None
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run a coroutine on the server's loop (where its services live) and return its result."""
+        if self._loop is None:
+            raise RuntimeError("server is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def call(self, fn, *args):  # type: ignore[no-untyped-def]
         """Run `fn(*args)` on the server's loop (the plant is not thread-safe) and return its result."""

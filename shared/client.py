@@ -67,8 +67,14 @@ class OpsClient:
         params = {"name": name} if name is not None else None
         return await self._call("GET", "/ops/runbook", RunbookResponse, params=params)
 
-    async def audit(self, limit: int = 50) -> AuditResponse:
-        return await self._call("GET", "/ops/audit", AuditResponse, params={"limit": limit})
+    async def audit(self, limit: int = 50, *, q: str | None = None, changes_only: bool = False) -> AuditResponse:
+        """Newest entries first; `q` words must all occur in an entry; `changes_only` leaves out reads."""
+        params: dict[str, str | int] = {"limit": limit}
+        if q:
+            params["q"] = q
+        if changes_only:
+            params["changes_only"] = "true"
+        return await self._call("GET", "/ops/audit", AuditResponse, params=params)
 
     async def request_command(
         self, command: Command, component: str, params: CommandParams | None = None

@@ -1,7 +1,7 @@
 """Routes of the control family (contract 1-control-api.md)."""
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.http.audit import note_audit
 from server.http.auth import AUTHENTICATED, requires
@@ -28,6 +28,16 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=50, ge=1, le=500)
+    # Beyond the contract's `limit`: a console polling status fills the log with reads, so let callers narrow it.
+    q: str | None = Field(default=None, max_length=200, description="words every entry must contain")
+    changes_only: bool = Field(default=False, description="leave out reads (GET, HEAD, OPTIONS)")
+
+    @field_validator("q")
+    @classmethod
+    def _few_words(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) > 8:
+            raise ValueError("at most 8 words")
+        return value
 
 
 def _json(model: BaseModel) -> web.Response:
@@ -84,7 +94,7 @@ async def runbook(request: web.Request) -> web.Response:
 @requires(Scope.OPS_READ)
 async def audit(request: web.Request) -> web.Response:
     query = parse_query(request, AuditQuery)
-    entries = await request.app[CONTROL].recent_audit(query.limit)
+    entries = await request.app[CONTROL].recent_audit(query.limit, q=query.q, changes_only=query.changes_only)
     return _json(AuditResponse(limit=query.limit, results=entries))
 
 

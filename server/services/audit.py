@@ -63,9 +63,9 @@ class AuditTrail:
         self._waited_queued.set()
         return future
 
-    async def recent(self, limit: int) -> list[AuditRow]:
+    async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
         await self.flush()
-        return await self._repository.recent(limit)
+        return await self._repository.recent(limit, words=words, changes_only=changes_only)
 
     async def verify(self) -> tuple[int, ChainBreak | None]:
         await self.flush()

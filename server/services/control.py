@@ -35,8 +35,8 @@ class ControlService:
         section = self.playbook.excerpt(name)
         return RunbookResponse(runbook_excerpt=section.body, section=section.title, sections=self.playbook.titles)
 
-    async def recent_audit(self, limit: int) -> list[AuditEntry]:
-        rows = await self.audit.recent(limit)
+    async def recent_audit(self, limit: int, *, q: str | None = None, changes_only: bool = False) -> list[AuditEntry]:
+        rows = await self.audit.recent(limit, words=(q or "").split(), changes_only=changes_only)
         return [AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **r.record.__dict__) for r in rows]
 
     async def command(self, principal: Principal, request: CommandRequest) -> ConfirmationRequired | CommandExecuted:

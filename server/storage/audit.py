@@ -10,6 +10,11 @@ from server.errors import DataCorrupted
 from server.storage.database import Database
 
 GENESIS_HASH = "0" * 64
+# What a text search of the log looks in.
+_SEARCHABLE = (
+    "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
+    "|| request_id || ' ' || path)"
+)
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,19 @@ class AuditRepository:
                 values,
             )
 
-    async def recent(self, limit: int) -> list[AuditRow]:
-        rows = await self._db.fetchall("SELECT * FROM audit_log ORDER BY entry_id DESC LIMIT ?", (limit,))
+    async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
+        """Newest first. `words` must each occur (case-insensitively) in the principal, action, target, outcome,
+        request id or path; `changes_only` leaves out reads (GET, HEAD, OPTIONS)."""
+        where, params = [], []
+        for word in words or []:
+            where.append(f"instr({_SEARCHABLE}, ?) > 0")
+            params.append(word.lower())
+        if changes_only:
+            where.append("method NOT IN ('GET', 'HEAD', 'OPTIONS')")
+        sql = "SELECT * FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._db.fetchall(sql + " ORDER BY entry_id DESC LIMIT ?", (*params, limit))
         result = []
         for row in rows:
             try:

@@ -97,9 +97,8 @@ class PlantServer:
         self.server.call(self.clock.advance, seconds)
 
     def create_token(self, name: str, scopes: str) -> str:
-        assert self.server.app is not None and self.server._loop is not None
-        coro = self.server.app[TOKENS].create(name, scopes)
-        return asyncio.run_coroutine_threadsafe(coro, self.server._loop).result(10)
+        assert self.server.app is not None
+        return self.server.run(self.server.app[TOKENS].create(name, scopes))
 
     def client(self, token: str = ADMIN_TOKEN, base_url: str = DISPLAY_URL) -> tuple[OpsClient, RecordingTransport]:
         transport = RecordingTransport(self.port)

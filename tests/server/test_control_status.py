@@ -151,6 +151,45 @@ class TestAudit:
         assert body["error"] == "validation_failed"
         assert body["detail"][0]["loc"] == "limit"
 
+    async def test_changes_only_leaves_out_reads(self, ops):
+        await ops.get("/ops/status")
+        await ops.run("restart", "connector")
+        await ops.get("/ops/status")
+
+        body = await (await ops.get("/ops/audit", params={"changes_only": "true"})).json()
+
+        assert [(e["method"], e["action"]) for e in body["results"]] == [
+            ("POST", "command.confirm"),
+            ("POST", "command.request"),
+        ]
+
+    async def test_q_keeps_entries_containing_every_word(self, ops):
+        await ops.run("restart", "connector")
+        await ops.run("stop", "mt5_bridge")
+
+        body = await (await ops.get("/ops/audit", params={"q": "CONFIRM mt5"})).json()
+
+        assert len(body["results"]) == 1
+        assert body["results"][0]["action"] == "command.confirm"
+        assert body["results"][0]["target"] == "mt5_bridge"
+
+    async def test_q_matches_literally_not_as_a_pattern(self, ops):
+        await ops.get("/ops/status")
+
+        body = await (await ops.get("/ops/audit", params={"q": "%"})).json()
+
+        assert body["results"] == []
+
+    @pytest.mark.parametrize(
+        ("params", "loc"),
+        [({"q": "a b c d e f g h i"}, "q"), ({"changes_only": "maybe"}, "changes_only"), ({"q": "x" * 201}, "q")],
+    )
+    async def test_bad_audit_filters_are_400(self, ops, params, loc):
+        response = await ops.get("/ops/audit", params=params)
+
+        assert response.status == 400
+        assert (await response.json())["detail"][0]["loc"] == loc
+
 
 class TestWhoAmI:
     async def test_whoami_names_the_admin_with_every_scope(self, ops):

@@ -69,6 +69,17 @@ class TestMethodsParseTheirModels:
         assert len(audit.results) == 3
         assert [e.path for e in audit.results] == ["/ops/whoami"] * 3
 
+    async def test_audit_filters_reach_the_server(self, admin, server):
+        await admin.whoami()
+        plan = await admin.request_command("restart", "mt5_bridge")
+        await admin.confirm_command("restart", "mt5_bridge", plan.confirm_token)
+
+        changes = await admin.audit(changes_only=True)
+        confirms = await admin.audit(q="command.confirm")
+
+        assert {e.method for e in changes.results} == {"POST"}
+        assert [e.action for e in confirms.results] == ["command.confirm"]
+
     async def test_request_then_confirm_a_command(self, admin):
         params = CommandParams(reason="bridge flapping")
         plan = await admin.request_command("restart", "mt5_bridge", params)
