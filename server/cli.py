@@ -45,7 +45,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = create_app(settings)
     print(f"ops-server on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+    except OSError as exc:  # the port is taken, the address is not ours, the data dir is not writable
+        print(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # start-up refused, e.g. no playbook
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
