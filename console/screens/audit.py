@@ -1,5 +1,9 @@
 """Audit screen: the newest page of audit entries (never more than 500), filterable by text, with the selected
-entry's full record underneath."""
+entry's full record underneath.
+
+Typing in the filter narrows the loaded page at once; submitting it (enter) asks the server to search the whole log
+for those words. `c` toggles a changes-only view that leaves out reads (GET, HEAD, OPTIONS) — mostly the consoles'
+own status polls."""
 
 import json
 from collections.abc import Iterable
@@ -48,18 +52,25 @@ class AuditScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
         Binding("slash", "focus_filter", "Filter", id="audit.filter"),
+        Binding("c", "toggle_changes", "Changes only", id="audit.changes"),
         Binding("escape", "focus_table", "Back to the table", show=False, id="audit.table"),
     ]
 
     entries: reactive[list[AuditEntry]] = reactive(list, always_update=True)
     filter_text: reactive[str] = reactive("")
     problem: reactive[str] = reactive("")
+    changes_only: reactive[bool] = reactive(False, init=False)
+    """Load only entries that change something: no GET/HEAD/OPTIONS reads."""
 
     def __init__(self) -> None:
         super().__init__()
         self._filter = Input(placeholder="/ filter: action, target, principal, outcome, request id", id="filter")
         self._table: DataTable[str] = DataTable(id="audit", cursor_type="row", zebra_stripes=True)
         self._detail = Static(id="audit-detail", markup=False)
+        self._server_query = ""
+        """The words the server searches for: the filter text as last submitted ('' for the newest page)."""
+        self._loaded: tuple[str, bool] = ("", False)
+        """(server query, changes only) that `entries` were loaded with."""
 
     @property
     def ops(self) -> "OpsConsole":
@@ -96,6 +107,14 @@ class AuditScreen(Screen[None]):
         if self.ops.connection is ConnectionState.CONNECTED:
             self.load_page()
 
+    def action_toggle_changes(self) -> None:
+        self.changes_only = not self.changes_only
+
+    def watch_changes_only(self) -> None:
+        self._show_count()
+        if self.is_mounted:
+            self.action_refresh()
+
     def action_focus_filter(self) -> None:
         self._filter.focus()
 
@@ -104,18 +123,27 @@ class AuditScreen(Screen[None]):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Refresh audit", "Load the newest page of audit entries again (key r)", self.action_refresh)
-        yield SystemCommand("Filter audit", "Type words that entries must contain (key /)", self.action_focus_filter)
+        yield SystemCommand(
+            "Filter audit", "Words entries must contain; enter searches the whole log (key /)", self.action_focus_filter
+        )
+        yield SystemCommand(
+            "Show all audit entries" if self.changes_only else "Changes only in audit",
+            "Show reads again (key c)" if self.changes_only else "Leave out GET/HEAD/OPTIONS reads (key c)",
+            self.action_toggle_changes,
+        )
 
     @work(exclusive=True, group="audit")
     async def load_page(self) -> None:
+        query, changes_only = self._server_query, self.changes_only
         try:
-            response = await self.ops.client.audit(self.ops.audit_limit)
+            response = await self.ops.client.audit(self.ops.audit_limit, q=query or None, changes_only=changes_only)
         except ServerUnavailable as exc:
             self.post_message(ConnectionLost(str(exc)))
             return
         except OpsClientError as exc:
             self.problem = str(exc)
             return
+        self._loaded = (query, changes_only)
         self.problem = ""
         self.entries = response.results
 
@@ -124,7 +152,11 @@ class AuditScreen(Screen[None]):
         self.filter_text = event.value
 
     @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        """Search the whole log on the server for the filter's words (none: the newest page again)."""
+        self._server_query = " ".join(event.value.split())
+        self._show_count()
+        self.action_refresh()
         self._table.focus()
 
     def watch_entries(self) -> None:
@@ -159,9 +191,24 @@ class AuditScreen(Screen[None]):
         if self.problem:
             self._filter.border_title = self.problem
         else:
-            shown, total = self._table.row_count, len(self.entries)
-            self._filter.border_title = f"{shown} of the newest {total} entries (page limit {self.ops.audit_limit})"
+            self._filter.border_title = self._count_line()
         self._filter.set_class(bool(self.problem), "-problem")
+
+    def _count_line(self) -> str:
+        """What the table shows, said of the page as loaded (query and view), not as requested."""
+        shown, total = self._table.row_count, len(self.entries)
+        query, changes_only = self._loaded
+        only = ", changes only" if changes_only else ""
+        if query:
+            noun = "entry" if total == 1 else "entries"
+            line = f"{total} {noun} matching {query!r} (server search{only})"
+            if shown != total:
+                line = f"{shown} of {line}"
+        else:
+            line = f"{shown} of the newest {total} entries (page limit {self.ops.audit_limit}{only})"
+        if (self._server_query, self.changes_only) != self._loaded:
+            line += " · loading…"
+        return line
 
     @on(DataTable.RowHighlighted, "#audit")
     def _row_highlighted(self) -> None:

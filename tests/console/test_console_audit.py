@@ -1,6 +1,8 @@
-"""Audit screen: newest page first, text filter, refresh key, page limit."""
+"""Audit screen: newest page first, text filter (local as typed, server search on enter), changes-only view,
+refresh key, page limit."""
 
 from collections.abc import Callable
+from urllib.parse import parse_qs
 
 from console_harness import ConsoleUnderTest, PlantServer, component_state, select_component, wait_until
 from textual.pilot import Pilot
@@ -18,6 +20,15 @@ def audit_screen(console: ConsoleUnderTest) -> AuditScreen:
 def rows(console: ConsoleUnderTest) -> list[list[str]]:
     table = audit_screen(console).query_one("#audit", DataTable)
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def filter_title(console: ConsoleUnderTest) -> str:
+    return str(audit_screen(console).query_one("#filter").border_title)
+
+
+def audit_queries(console: ConsoleUnderTest) -> list[dict[str, list[str]]]:
+    """The query of every GET /ops/audit the console sent, parsed, in order."""
+    return [parse_qs(r.query) for r in console.transport.requests if r.path == "/ops/audit"]
 
 
 async def restart_then_open_audit(pilot: Pilot, console: ConsoleUnderTest) -> None:
@@ -130,3 +141,59 @@ class TestAuditScreen:
             await pilot.press("2")
             await wait_until(pilot, lambda: "403" in str(audit_screen(console).query_one("#filter").border_title))
             assert rows(console) == []
+
+    async def test_changes_key_leaves_out_reads(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await restart_then_open_audit(pilot, console)
+            assert any(row[2].startswith("GET ") for row in rows(console))
+            sent = len(audit_queries(console))
+            await pilot.press("c")
+            await wait_until(pilot, lambda: "changes only" in filter_title(console), what="the changes-only page")
+            assert audit_queries(console)[sent:] == [{"limit": ["200"], "changes_only": ["true"]}]
+            assert [row[2] for row in rows(console)] == ["command.confirm", "command.request"]
+            assert {e.method for e in audit_screen(console).entries} == {"POST"}
+            assert filter_title(console) == "2 of the newest 2 entries (page limit 200, changes only)"
+            # The palette offers the way back; c again shows the reads again.
+            commands = {c.title for c in console.app.get_system_commands(console.app.screen)}
+            assert "Show all audit entries" in commands
+            await pilot.press("c")
+            await wait_until(pilot, lambda: "changes only" not in filter_title(console), what="the full page")
+            assert audit_queries(console)[-1] == {"limit": ["200"]}
+            assert any(row[2].startswith("GET ") for row in rows(console))
+
+    async def test_submitted_filter_searches_the_whole_log(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        # An old runbook read, then enough status reads that a page of 5 no longer holds it.
+        other, _ = plant_server.client()
+        async with other:
+            await other.runbook()
+            for _ in range(8):
+                await other.status()
+        console = make_console(audit_limit=5)
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, AuditScreen) and rows(console))
+            assert len(rows(console)) == 5
+            await pilot.press("slash", *"runbook")
+            assert rows(console) == []  # typing filters only the loaded page
+            assert audit_queries(console) == [{"limit": ["5"]}]
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: rows(console), what="the server search's rows")
+            assert audit_queries(console)[-1] == {"limit": ["5"], "q": ["runbook"]}
+            assert [row[2] for row in rows(console)] == ["GET /ops/runbook"]
+            assert filter_title(console) == "1 entry matching 'runbook' (server search)"
+            assert console.app.focused is audit_screen(console).query_one("#audit", DataTable)
+            # Search and changes-only combine; the search is kept until the filter is cleared and submitted.
+            await pilot.press("c")
+            await wait_until(pilot, lambda: "changes only" in filter_title(console), what="the changes-only search")
+            assert audit_queries(console)[-1] == {"limit": ["5"], "q": ["runbook"], "changes_only": ["true"]}
+            assert rows(console) == []
+            await pilot.press("c")
+            await wait_until(pilot, lambda: rows(console), what="the search again")
+            await pilot.press("slash", "ctrl+u", "enter")
+            await wait_until(pilot, lambda: "server search" not in filter_title(console), what="the newest page")
+            assert audit_queries(console)[-1] == {"limit": ["5"]}
+            assert len(rows(console)) == 5
+            assert "GET /ops/runbook" not in [row[2] for row in rows(console)]
