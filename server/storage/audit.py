@@ -13,7 +13,7 @@ GENESIS_HASH = "0" * 64
 # What a text search of the log looks in.
 _SEARCHABLE = (
     "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
-    "|| request_id || ' ' || path)"
+    "|| request_id || ' ' || path || ' ' || detail)"
 )
 
 
@@ -130,7 +130,8 @@ class AuditRepository:
 
     async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
         """Newest first. `words` must each occur (case-insensitively) in the principal, action, target, outcome,
-        request id or path; `changes_only` leaves out reads (GET, HEAD, OPTIONS)."""
+        request id, path or detail (where a command's name, params and result are); `changes_only` leaves out
+        reads (GET, HEAD, OPTIONS)."""
         where, params = [], []
         for word in words or []:
             where.append(f"instr({_SEARCHABLE}, ?) > 0")

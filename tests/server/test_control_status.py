@@ -173,6 +173,17 @@ class TestAudit:
         assert body["results"][0]["action"] == "command.confirm"
         assert body["results"][0]["target"] == "mt5_bridge"
 
+    async def test_q_finds_a_command_by_its_name_and_reason(self, ops):
+        await ops.run("restart", "connector", {"reason": "Stale quotes"})
+        await ops.run("stop", "mt5_bridge")
+
+        body = await (await ops.get("/ops/audit", params={"q": "restart stale", "changes_only": "true"})).json()
+
+        assert [(e["action"], e["target"]) for e in body["results"]] == [
+            ("command.confirm", "connector"),
+            ("command.request", "connector"),
+        ]
+
     async def test_q_matches_literally_not_as_a_pattern(self, ops):
         await ops.get("/ops/status")
 
