@@ -97,8 +97,8 @@ def run_wrk(name: str, port: int, seconds: int, connections: int, threads: int, 
         cmd += ["-H", f"Authorization: Bearer {TOKEN}"]
     out = subprocess.run([*cmd, f"http://127.0.0.1:{port}/ops/status"], capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return Result(name, rps, p50, p99, int(non2xx.group(1)) if non2xx else 0)
 
@@ -143,7 +143,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads; 1 leaves the other core to the server")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
 

@@ -122,10 +122,13 @@ class AuditRepository:
                     )
                 )
                 prev_hash = digest
-            await conn.executemany(
+            # One multi-row INSERT rather than executemany: the writer thread then releases and retakes the GIL
+            # once per batch instead of once per row, which would stall the event loop at every handoff.
+            rows_sql = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(values))
+            await conn.execute(
                 "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, "
-                "outcome, status, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
+                f"outcome, status, detail, prev_hash, hash) VALUES {rows_sql}",
+                [field for row in values for field in row],
             )
 
     async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
