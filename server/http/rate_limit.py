@@ -2,7 +2,7 @@
 rest. Counters are per node, in memory (fine while one node serves; replicas each count their own)."""
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,8 +15,7 @@ from server.keys import CLOCK, SETTINGS
 WINDOW_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class RateLimitState:
+class RateLimitState(NamedTuple):
     limit: int
     remaining: int
     reset: int  # epoch seconds when the window ends
