@@ -4,7 +4,6 @@
 so a test reads as the behaviour it proves rather than as HTTP plumbing."""
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,19 +28,6 @@ StartApp = Callable[..., Awaitable[TestClient]]
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(autouse=True)
-def _no_ops_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings read OPS_* variables: the caller's environment must not leak into a test."""
-    for name in list(os.environ):
-        if name.startswith("OPS_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture

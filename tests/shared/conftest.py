@@ -1,6 +1,5 @@
 """Fixtures of the shared-client tests: a real app on a real port, and a client factory pointed at it."""
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,6 @@ from shared.client import OpsClient
 ADMIN_TOKEN = "admin-secret"
 
 StartServer = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture(autouse=True)
-def _no_ops_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("OPS_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
