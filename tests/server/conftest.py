@@ -6,12 +6,12 @@ so a test reads as the behaviour it proves rather than as HTTP plumbing."""
 import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
+from ops_constants import ADMIN_TOKEN, MakeSettings
 
 from server.app import create_app
 from server.clock import ManualClock
@@ -19,34 +19,13 @@ from server.keys import AUDIT, PLANT, SETTINGS, TOKENS
 from server.plant.plant import Plant
 from server.settings import Settings
 
-ADMIN_TOKEN = "admin-secret"
 ADMIN_PRINCIPAL = "env:OPS_API_TOKEN"
 
-MakeSettings = Callable[..., Settings]
 StartApp = Callable[..., Awaitable[TestClient]]
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def make_settings(tmp_path: Path) -> MakeSettings:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "data_dir": tmp_path,
-            "api_token": ADMIN_TOKEN,
-            "rate_limit_per_minute": 10_000,
-            "rate_limit_anon_per_minute": 10_000,
-            # Revocation must show at once, not after the 5 s cache.
-            "token_cache_seconds": 0,
-            # The background simulation would move positions at random: tests tick the plant by hand.
-            "plant_tick_seconds": 3600,
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    return make
 
 
 @pytest.fixture

@@ -1,37 +1,25 @@
 """Fixtures of the shared-client tests: a real app on a real port, and a client factory pointed at it."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from ops_constants import ADMIN_TOKEN, MakeSettings
 
 from server.app import create_app
 from server.clock import ManualClock
-from server.settings import Settings
 from shared.client import OpsClient
-
-ADMIN_TOKEN = "admin-secret"
 
 StartServer = Callable[..., Awaitable[TestServer]]
 
 
 @pytest.fixture
-def start_server(aiohttp_server: Any, tmp_path: Path, clock: ManualClock) -> StartServer:
+def start_server(aiohttp_server: Any, make_settings: MakeSettings, clock: ManualClock) -> StartServer:
     """`await start_server(**setting_overrides)`: the app served on 127.0.0.1 on a free port."""
 
     async def start(**overrides: Any) -> TestServer:
-        values: dict[str, Any] = {
-            "data_dir": tmp_path,
-            "api_token": ADMIN_TOKEN,
-            "rate_limit_per_minute": 10_000,
-            "rate_limit_anon_per_minute": 10_000,
-            "token_cache_seconds": 0,
-            "plant_tick_seconds": 3600,
-        }
-        values.update(overrides)
-        return await aiohttp_server(create_app(Settings(**values), clock=clock))
+        return await aiohttp_server(create_app(make_settings(**overrides), clock=clock))
 
     return start
 
