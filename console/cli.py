@@ -4,8 +4,11 @@ import argparse
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import httpx
 
 from console.app import OpsConsole
 from shared.client import OpsClient
@@ -28,6 +31,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", default=os.environ.get("OPS_URL", DEFAULT_URL), help="server URL (env OPS_URL)")
     parser.add_argument("--token", default=os.environ.get("OPS_API_TOKEN"), help="bearer token (env OPS_API_TOKEN)")
     return parser
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be the server's URL, or None when it can."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        return f"--url {url!r} is not a valid URL ({exc})"
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return f"--url {url!r} must be an http:// or https:// URL with a host, e.g. {DEFAULT_URL}"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"--url {url!r} has a port out of range"
+    return None
+
+
+def token_problem(token: str | None) -> str | None:
+    """Why `token` cannot go in an Authorization header, or None when it can. Never repeats the token."""
+    if not token:
+        return None
+    if not token.isascii():
+        return "--token (or OPS_API_TOKEN) contains a non-ASCII character; tokens are printable ASCII"
+    if not all("!" <= ch <= "~" for ch in token):
+        return "--token (or OPS_API_TOKEN) contains a space or control character; tokens are printable ASCII"
+    return None
 
 
 def run_console(url: str, token: str | None) -> None:
@@ -55,11 +82,17 @@ def run_demo(data_dir: Path | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.mode == "demo":
         run_demo()
-    else:
-        run_console(args.url, args.token)
+        return
+    problem = url_problem(args.url) or token_problem(args.token)
+    if problem:
+        # One line and status 2, as argparse does for a bad argument; nothing has started yet.
+        print(f"{parser.prog}: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+    run_console(args.url, args.token)
 
 
 if __name__ == "__main__":

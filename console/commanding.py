@@ -13,6 +13,7 @@ from shared.errors import (
     Forbidden,
     OpsClientError,
     RateLimited,
+    ServerError,
     ServerUnavailable,
 )
 
@@ -67,6 +68,8 @@ def report_error(app: "OpsConsole", exc: OpsClientError, title: str) -> None:
         case ServerUnavailable():
             app.post_message(ConnectionLost(str(exc)))
             app.notify(f"Server unreachable: {exc}", title=title, severity="error")
+        case ServerError():
+            app.notify(f"Server error ({exc.code or exc.status}): {detail}", title=title, severity="error", timeout=10)
         case Conflict():
             app.notify(f"Refused ({exc.code}): {detail}", title=title, severity="error", timeout=10)
         case Forbidden():

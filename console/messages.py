@@ -9,7 +9,8 @@ from shared.control import CommandResult
 
 @dataclass
 class ConnectionLost(Message):
-    """A request could not reach the server (or it answered 5xx); the app starts reconnecting."""
+    """A request could not reach the server (or a gateway answered 502/503/504); the app starts reconnecting.
+    Not for a 500: the server answered, and the screen shows its error in place."""
 
     reason: str
 

@@ -18,7 +18,7 @@ from shared.control import (
     StatusResponse,
     WhoAmIResponse,
 )
-from shared.errors import ERRORS_BY_STATUS, OpsClientError, RateLimited, ServerUnavailable
+from shared.errors import ERRORS_BY_STATUS, OpsClientError, RateLimited, ServerError, ServerUnavailable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -119,18 +119,18 @@ def _params(params: CommandParams | None) -> dict[str, Any]:
 
 def _error_from(response: httpx.Response) -> OpsClientError:
     code: str | None = None
-    detail: Any = None
+    detail: str | None = None
     try:
-        body = response.json()
+        parsed = response.json()
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        raw_code = body.get("error")
-        if isinstance(raw_code, dict):  # agent-family envelope: {"error": {"code", "message"}}
-            code, detail = raw_code.get("code"), raw_code.get("message")
-        else:
-            code = raw_code if isinstance(raw_code, str) else None
-            detail = body.get("detail", body.get("message"))
+        parsed = None
+    body: dict[str, Any] = dict(parsed) if isinstance(parsed, dict) else {}
+    raw_code = body.get("error")
+    if isinstance(raw_code, dict):  # agent-family envelope: {"error": {"code", "message"}}
+        code, detail = _text(raw_code.get("code")), _text(raw_code.get("message"))
+    else:
+        code = raw_code if isinstance(raw_code, str) else None
+        detail = _detail(body)
     status = response.status_code
     message = f"{status} {code or response.reason_phrase}" + (f": {detail}" if detail else "")
     if status == 429:
@@ -140,9 +140,42 @@ def _error_from(response: httpx.Response) -> OpsClientError:
             status=status,
             code=code,
             detail=detail,
+            body=body,
             retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
         )
     error_type = ERRORS_BY_STATUS.get(status)
     if error_type is None:
-        error_type = ServerUnavailable if status >= 500 else OpsClientError
-    return error_type(message, status=status, code=code, detail=detail)
+        error_type = ServerError if status >= 500 else OpsClientError
+    return error_type(message, status=status, code=code, detail=detail, body=body)
+
+
+def _detail(body: dict[str, Any]) -> str | None:
+    """The control-family `detail` as a string. The envelope carries structured data in sibling keys
+    (`{"detail": "...", "errors": [...]}`, `{"detail": "...", "sections": [...]}`); the older envelope put it in
+    `detail` itself (a list of field errors, or `{"message", "sections"}`). Older shapes are lifted into `body`'s
+    sibling keys so callers read one shape."""
+    raw = body.get("detail", body.get("message"))
+    if isinstance(raw, list):  # older validation failure: the field errors themselves
+        body.setdefault("errors", raw)
+        return "; ".join(_field_error(e) for e in raw) or None
+    if isinstance(raw, dict):  # older structured detail: {"message": ..., other keys}
+        for key, value in raw.items():
+            if key != "message":
+                body.setdefault(key, value)
+        return _text(raw.get("message"))
+    return _text(raw)
+
+
+def _field_error(error: object) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    loc = error.get("loc")
+    where = ".".join(str(part) for part in loc) if isinstance(loc, list | tuple) else loc
+    msg = error.get("msg", "")
+    return f"{where}: {msg}" if where not in (None, "") else str(msg)
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)

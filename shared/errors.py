@@ -4,17 +4,34 @@ from typing import Any
 
 
 class OpsClientError(Exception):
-    """Base of every client error. `code` is the server's machine-readable error, `detail` its explanation."""
+    """Base of every client error. `code` is the server's machine-readable error, `detail` its explanation (a
+    string, or None), `body` the whole error body as a dict (e.g. `errors` of a validation failure, `sections` of
+    an unknown runbook section; empty when the answer had no JSON object)."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None, detail: Any = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        detail: str | None = None,
+        body: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.detail = detail
+        self.body: dict[str, Any] = body if body is not None else {}
 
 
 class ServerUnavailable(OpsClientError):
-    """The server could not be reached, or answered 5xx."""
+    """The server could not be reached, or answered 502/503/504 (a gateway, or the server's own dependency failure):
+    try again later."""
+
+
+class ServerError(OpsClientError):
+    """500 or another 5xx that is not 502/503/504: the server is up but failed this request (e.g.
+    `data_corrupted`). Retrying the connection will not help; show the server's `detail`."""
 
 
 class InvalidRequest(OpsClientError):
@@ -64,4 +81,7 @@ ERRORS_BY_STATUS: dict[int, type[OpsClientError]] = {
     422: InvalidRequest,
     429: RateLimited,
     501: ControllerUnavailable,
+    502: ServerUnavailable,
+    503: ServerUnavailable,
+    504: ServerUnavailable,
 }

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 
 def entry_text(entry: AuditEntry) -> str:
-    """Everything the filter matches against, lower-cased."""
+    """Everything the filter matches against, lower-cased: what the server's search looks in (the detail JSON too,
+    written as the server stores it, so a command's name, params and result match) plus method and status."""
     fields = (
         entry.principal or "",
         entry.action,
@@ -38,6 +39,7 @@ def entry_text(entry: AuditEntry) -> str:
         entry.request_id,
         entry.method,
         entry.path,
+        json.dumps(entry.detail, sort_keys=True, separators=(",", ":")) if entry.detail else "",
     )
     return " ".join(fields).lower()
 

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker
 
 from console.commanding import run_confirmed
 from console.connection import ConnectionState
@@ -69,7 +70,7 @@ class StatusScreen(Screen[None]):
         self._table: DataTable[str | Text] = DataTable(id="components", cursor_type="row", zebra_stripes=True)
         self._summary = StatusSummary(id="summary")
         self._footnote = Static(id="status-footnote")
-        self._command_in_flight = False
+        self._command_worker: Worker[None] | None = None
 
     @property
     def ops(self) -> "OpsConsole":
@@ -196,15 +197,17 @@ class StatusScreen(Screen[None]):
         if self._command_in_flight:
             self.notify("Another command is waiting for its confirmation.", severity="warning")
             return
-        self.run_command(command, component)
+        # Kept from here, before the worker has run a step: a second key in the same tick sees it in flight.
+        self._command_worker = self.run_command(command, component)
+
+    @property
+    def _command_in_flight(self) -> bool:
+        """A command worker was started and has not finished (succeeded, failed or been cancelled)."""
+        return self._command_worker is not None and not self._command_worker.is_finished
 
     @work(group="command")
     async def run_command(self, command: Command, component: str) -> None:
-        self._command_in_flight = True
-        try:
-            result = await run_confirmed(self.ops, command, component)
-        finally:
-            self._command_in_flight = False
+        result = await run_confirmed(self.ops, command, component)
         if result is not None:
             self.post_message(CommandExecuted(result))
 

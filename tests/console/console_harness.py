@@ -41,12 +41,21 @@ class RecordedRequest:
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Forwards to the server's real port and remembers what was sent."""
+    """Forwards to the server's real port and remembers what was sent. `answer(path, ...)` makes it answer
+    requests to that path itself instead (still recorded), for answers the real server will not give on demand."""
 
     def __init__(self, port: int) -> None:
         self.port = port
         self.requests: list[RecordedRequest] = []
+        self._answers: dict[str, tuple[int, dict[str, Any]]] = {}
         self._inner = httpx.AsyncHTTPTransport()
+
+    def answer(self, path: str, status: int, body: dict[str, Any]) -> None:
+        self._answers[path] = (status, body)
+
+    def sent(self, method: str, path: str) -> int:
+        """How many `method path` requests were sent."""
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content) if request.content else None
@@ -55,6 +64,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
                 request.method, request.url.path, request.url.query.decode(), body, request.headers["X-Request-ID"]
             )
         )
+        if request.url.path in self._answers:
+            status, answer = self._answers[request.url.path]
+            return httpx.Response(status, json=answer, request=request)
         request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
         return await self._inner.handle_async_request(request)
 

@@ -2,13 +2,16 @@
 refresh key, page limit."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from console_harness import ConsoleUnderTest, PlantServer, component_state, select_component, wait_until
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from console.screens.audit import AuditScreen
+from console.connection import ConnectionState
+from console.screens.audit import AuditScreen, entry_text, matches
+from shared.control import AuditEntry
 
 
 def audit_screen(console: ConsoleUnderTest) -> AuditScreen:
@@ -40,6 +43,29 @@ async def restart_then_open_audit(pilot: Pilot, console: ConsoleUnderTest) -> No
     await wait_until(pilot, lambda: component_state(console.app, "execution_engine") == "restarting")
     await pilot.press("2")
     await wait_until(pilot, lambda: isinstance(console.app.screen, AuditScreen) and rows(console), what="audit rows")
+
+
+def test_entry_text_includes_the_detail_as_the_server_searches_it() -> None:
+    entry = AuditEntry(
+        entry_id=3,
+        at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        principal="env:OPS_API_TOKEN",
+        request_id="req-0007",
+        method="POST",
+        path="/ops/command",
+        action="command.confirm",
+        target="mt5_bridge",
+        outcome="ok",
+        status=200,
+        detail={"command": "Restart", "params": {"reason": "Stuck"}, "result": "restarting"},
+        prev_hash="0" * 64,
+        hash="1" * 64,
+    )
+    assert '{"command":"restart","params":{"reason":"stuck"},"result":"restarting"}' in entry_text(entry)
+    assert matches(entry, "RESTART stuck mt5")
+    assert matches(entry, '"command":"restart"')
+    assert not matches(entry, "restart dry-run")
+    assert not entry_text(entry.model_copy(update={"detail": {}})).endswith("{}")
 
 
 class TestAuditScreen:
@@ -197,3 +223,44 @@ class TestAuditScreen:
             assert audit_queries(console)[-1] == {"limit": ["5"]}
             assert len(rows(console)) == 5
             assert "GET /ops/runbook" not in [row[2] for row in rows(console)]
+
+    async def test_server_search_matches_in_the_detail_stay_visible(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        # The server's search also looks in each entry's detail (command name, params, result): the words typed in
+        # the filter must not then hide what it found.
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await restart_then_open_audit(pilot, console)
+            await pilot.press("slash", *"restart", "enter")
+            await wait_until(pilot, lambda: "server search" in filter_title(console), what="the server search")
+            assert audit_queries(console)[-1] == {"limit": ["200"], "q": ["restart"]}
+            assert [row[2] for row in rows(console)] == ["command.confirm", "command.request"]
+            assert filter_title(console) == "2 entries matching 'restart' (server search)"
+            # Typing narrows by the detail too: the result the server reported.
+            await pilot.press("slash", "ctrl+u", *"restarting")
+            assert [row[2] for row in rows(console)] == ["command.confirm"]
+
+    async def test_a_500_is_shown_in_place_without_reconnecting(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        detail = "audit entry 2 cannot be read; run 'ops-server audit verify'"
+        console.transport.answer("/ops/audit", 500, {"error": "data_corrupted", "detail": detail})
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: console.app.connection is ConnectionState.CONNECTED, what="connected")
+            await pilot.press("2")
+            await wait_until(pilot, lambda: detail in filter_title(console), what="the server's detail")
+            assert filter_title(console) == f"500 data_corrupted: {detail}"
+            await pilot.pause(0.5)
+            # Shown once, in place: no reconnect (one whoami), no reload loop (one audit request).
+            assert console.transport.sent("GET", "/ops/whoami") == 1
+            assert console.transport.sent("GET", "/ops/audit") == 1
+            assert console.app.connection is ConnectionState.CONNECTED
+            assert rows(console) == []
+            # The operator's refresh asks again, once.
+            await pilot.press("r")
+            await wait_until(pilot, lambda: console.transport.sent("GET", "/ops/audit") == 2, what="the refresh")
+            await pilot.pause(0.2)
+            assert console.transport.sent("GET", "/ops/audit") == 2
+            assert console.transport.sent("GET", "/ops/whoami") == 1

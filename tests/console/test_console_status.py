@@ -12,14 +12,25 @@ from console_harness import (
     status_screen,
     wait_until,
 )
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Label
 
 from console.app import OpsConsole
+from console.connection import ConnectionState
+from console.widgets.confirm_dialog import ConfirmDialog
 from shared.client import OpsClient
 from shared.control import CommandParams
 
 COMPONENTS = ["orchestrator", "connector", "database", "execution_engine", "position_manager", "mt5_bridge"]
+
+
+def press_in_one_tick(app: OpsConsole, *keys: str) -> None:
+    """Queue key presses as a fast typist or a key repeat does: all arrive before the app handles the first."""
+    for key in keys:
+        event = events.Key(key, key)
+        event.set_sender(app)
+        app.post_message(event)
 
 
 class TestStatusScreen:
@@ -103,3 +114,57 @@ class TestStatusScreen:
         app = OpsConsole(client, status_interval=0.1)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: component_state(app, "mt5_bridge") == "running", what="a slow status")
+
+    async def test_two_command_keys_in_one_tick_ask_once_and_open_one_dialog(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await select_component(pilot, "execution_engine")
+            press_in_one_tick(console.app, "r", "r")
+            await wait_until(pilot, lambda: len(console.app.screen_stack) > 1, what="the confirm dialog")
+            await pilot.pause(0.3)
+            assert console.transport.sent("POST", "/ops/command") == 1
+            dialogs = [s for s in console.app.screen_stack if isinstance(s, ConfirmDialog)]
+            assert len(dialogs) == 1
+            assert "Another command is waiting for its confirmation." in console.notifications
+            # Once that command is done (cancelled), the key starts a new one.
+            await pilot.press("n")
+            await wait_until(pilot, lambda: len(console.app.screen_stack) == 1, what="the dialog to close")
+            await wait_until(pilot, lambda: not status_screen(console.app)._command_in_flight, what="the worker")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: len(console.app.screen_stack) == 2, what="a second dialog")
+            assert console.transport.sent("POST", "/ops/command") == 2
+            assert console.transport.confirms() == []
+
+    async def test_a_failed_command_request_frees_the_keys(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+        body = {"error": "internal_error", "detail": "controller crashed"}
+        console.transport.answer("/ops/command", 500, body)
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await select_component(pilot, "execution_engine")
+            for attempt in (1, 2):
+                await pilot.press("r")
+                await wait_until(pilot, lambda n=attempt: len(console.notifications) == n, what="the error")
+                await wait_until(pilot, lambda: not status_screen(console.app)._command_in_flight, what="the worker")
+            assert (
+                console.notifications
+                == ["restart execution_engine: Server error (internal_error): controller crashed"] * 2
+            )
+            assert console.transport.sent("POST", "/ops/command") == 2
+            # A 500 is the server's answer, not a lost connection.
+            assert console.transport.sent("GET", "/ops/whoami") == 1
+            assert console.app.connection is ConnectionState.CONNECTED
+
+    async def test_a_500_from_status_is_shown_under_the_table_without_reconnecting(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console(status_interval=0.1)
+        console.transport.answer("/ops/status", 500, {"error": "internal_error", "detail": "plant state unreadable"})
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            footnote = status_screen(console.app).query_one("#status-footnote")
+            await wait_until(pilot, lambda: "plant state unreadable" in str(footnote.render()), what="the problem")
+            assert "500 internal_error: plant state unreadable" in str(footnote.render())
+            await pilot.pause(0.3)
+            assert console.transport.sent("GET", "/ops/whoami") == 1
+            assert console.app.connection is ConnectionState.CONNECTED

@@ -26,6 +26,7 @@ from shared.errors import (
     NotFound,
     OpsClientError,
     RateLimited,
+    ServerError,
     ServerUnavailable,
     Unauthorized,
 )
@@ -208,7 +209,9 @@ class TestErrorsAreTyped:
             await admin.request_command("explode", "connector")  # type: ignore[arg-type]
 
         assert info.value.code == "validation_failed"
-        assert info.value.detail[0]["loc"] == "command"
+        assert isinstance(info.value.detail, str)
+        assert "command" in info.value.detail
+        assert info.value.body["errors"][0]["loc"] in ("command", ["command"])
 
     async def test_out_of_range_audit_limit_is_invalid_request(self, admin):
         with pytest.raises(InvalidRequest):
@@ -219,7 +222,8 @@ class TestErrorsAreTyped:
             await admin.runbook("no such thing")
 
         assert info.value.code == "unknown_section"
-        assert "Going live" in info.value.detail["sections"]
+        assert info.value.detail == "no playbook section named 'no such thing'"
+        assert "Going live" in info.value.body["sections"]
 
     async def test_connection_refused_is_server_unavailable(self):
         async with OpsClient(f"http://127.0.0.1:{free_port()}", "admin-secret", timeout=5) as client:
@@ -238,14 +242,64 @@ class TestResponsesNoServerSends:
     """Mapping of answers the real server does not give on purpose (a 500, a proxy's HTML page, a 413 from a
     front end), through a mock transport."""
 
-    async def test_500_is_server_unavailable(self):
-        client = _mock_client(lambda r: httpx.Response(500, json={"error": "internal_error", "detail": "boom"}))
+    async def test_500_is_a_server_error_with_the_servers_code_and_detail(self):
+        detail = "audit entry 2 cannot be read; run 'ops-server audit verify'"
+        client = _mock_client(lambda r: httpx.Response(500, json={"error": "data_corrupted", "detail": detail}))
+
+        with pytest.raises(ServerError) as info:
+            await client.audit()
+
+        assert not isinstance(info.value, ServerUnavailable)  # the server answered: not a lost connection
+        assert (info.value.status, info.value.code, info.value.detail) == (500, "data_corrupted", detail)
+        assert str(info.value) == f"500 data_corrupted: {detail}"
+
+    @pytest.mark.parametrize("status", [505, 507, 599])
+    async def test_other_5xx_are_server_errors(self, status):
+        client = _mock_client(lambda r: httpx.Response(status, text="no json"))
+
+        with pytest.raises(ServerError) as info:
+            await client.status()
+
+        assert (info.value.status, info.value.code, info.value.detail, info.value.body) == (status, None, None, {})
+
+    @pytest.mark.parametrize("status", [502, 503, 504])
+    async def test_gateway_and_unavailable_answers_are_server_unavailable(self, status):
+        body = {"error": "dependency_failure", "detail": "database is not reachable"}
+        client = _mock_client(lambda r: httpx.Response(status, json=body))
 
         with pytest.raises(ServerUnavailable) as info:
             await client.status()
 
-        assert info.value.status == 500
-        assert info.value.code == "internal_error"
+        assert not isinstance(info.value, ServerError)
+        assert (info.value.status, info.value.code, info.value.detail) == (status, *body.values())
+
+    async def test_validation_failure_detail_is_a_string_and_the_field_errors_are_in_the_body(self):
+        errors = [{"loc": "command", "msg": "Input should be 'start' or 'stop'", "type": "literal_error"}]
+        new = {"error": "validation_failed", "detail": "command: Input should be 'start' or 'stop'", "errors": errors}
+        old = {"error": "validation_failed", "detail": errors}
+        for body in (new, old):
+            client = _mock_client(lambda r, body=body: httpx.Response(400, json=body))
+
+            with pytest.raises(InvalidRequest) as info:
+                await client.request_command("start", "connector")
+
+            assert info.value.detail == "command: Input should be 'start' or 'stop'", body
+            assert info.value.body["errors"] == errors
+            assert info.value.body["error"] == "validation_failed"
+
+    async def test_unknown_section_detail_is_a_string_and_the_sections_are_in_the_body(self):
+        sections = ["Going live", "Restarting a component"]
+        new = {"error": "unknown_section", "detail": "no playbook section named 'x'", "sections": sections}
+        old = {"error": "unknown_section", "detail": {"message": "no playbook section named 'x'", "sections": sections}}
+        for body in (new, old):
+            client = _mock_client(lambda r, body=body: httpx.Response(404, json=body))
+
+            with pytest.raises(NotFound) as info:
+                await client.runbook("x")
+
+            assert info.value.detail == "no playbook section named 'x'", body
+            assert info.value.body["sections"] == sections
+            assert str(info.value) == "404 unknown_section: no playbook section named 'x'"
 
     async def test_502_html_from_a_proxy_is_server_unavailable(self):
         client = _mock_client(lambda r: httpx.Response(502, text="<html>Bad Gateway</html>"))
@@ -253,7 +307,7 @@ class TestResponsesNoServerSends:
         with pytest.raises(ServerUnavailable) as info:
             await client.status()
 
-        assert info.value.code is None
+        assert (info.value.code, info.value.detail, info.value.body) == (None, None, {})
 
     async def test_413_is_invalid_request(self):
         client = _mock_client(lambda r: httpx.Response(413, json={"error": "payload_too_large", "detail": "big"}))
