@@ -23,37 +23,54 @@ def _migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
-    """The one owner of the connection. Writes go through `transaction()` so two coroutines never interleave
-    statements of different transactions on the shared connection."""
+    """Owns the SQLite connections: one writer, whose transactions are serialized by a lock so two coroutines
+    never interleave statements of different transactions, and one reader, which in WAL mode sees only committed
+    data and never waits for (or holds up) the writer."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
+        """The writer connection."""
+        if self._writer is None:
             raise RuntimeError("database is not open")
-        return self._conn
+        return self._writer
+
+    @property
+    def _read_conn(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return self._reader
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
+        self._writer = await self._connect()
+        await _pragma(self._writer, "journal_mode=WAL")
+        self._reader = await self._connect()
+        await _pragma(self._reader, "query_only=ON")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await _pragma(conn, "busy_timeout=5000")
+        # FULL: a commit (a command's audit entry, a used confirm token) survives power loss, not only a crash.
+        await _pragma(conn, "synchronous=FULL")
+        await _pragma(conn, "foreign_keys=ON")
+        return conn
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
 
     async def migrate(self) -> list[str]:
         """Apply every migration not applied yet, each in its own transaction. Returns the names applied."""
-        await self.conn.execute(
+        await self.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
             "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
         )
@@ -72,20 +89,29 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            conn = self.conn
             try:
-                yield self.conn
+                await conn.execute("BEGIN IMMEDIATE")
+                yield conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Even when cancelled mid-BEGIN the statement still runs on the connection's thread; a ROLLBACK
+                # queued behind it always undoes it, so the writer is never left inside a transaction.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await asyncio.shield(conn.execute("ROLLBACK"))
                 raise
             else:
-                await self.conn.execute("COMMIT")
+                await conn.execute("COMMIT")
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection for a long read (a cursor walked row by row), with writers held off meanwhile."""
-        async with self._write_lock:
-            yield self.conn
+        """The reader connection, for a long read (a cursor walked row by row) of one consistent snapshot."""
+        conn = self._read_conn
+        await conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(sqlite3.OperationalError):
+                await asyncio.shield(conn.execute("COMMIT"))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement in its own transaction; returns the affected row count."""
@@ -93,15 +119,19 @@ class Database:
             cursor = await conn.execute(sql, tuple(params))
             return cursor.rowcount
 
-    # Reads take the lock too: on a shared connection a read between a writer's statements would see rows
-    # that are not committed yet (and might be rolled back).
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._write_lock, self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._read_conn.execute(sql, tuple(params)) as cursor:
             return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._write_lock, self.conn.execute(sql, tuple(params)) as cursor:
+        async with self._read_conn.execute(sql, tuple(params)) as cursor:
             return list(await cursor.fetchall())
+
+
+async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
+    # Read the answer to the end: a PRAGMA's open cursor would keep a read lock on the database.
+    async with conn.execute(f"PRAGMA {setting}") as cursor:
+        await cursor.fetchall()
 
 
 def _statements(sql: str) -> list[str]:
