@@ -182,7 +182,8 @@ class AuditScreen(Screen[None]):
                 entry.principal or "-",
                 entry.action,
                 entry.target or "-",
-                f"{entry.status} {entry.outcome}",
+                # An intent entry (written before a command runs) has no HTTP status yet.
+                f"{entry.status} {entry.outcome}" if entry.status else entry.outcome,
                 entry.request_id,
                 key=str(entry.entry_id),
             )

@@ -42,23 +42,33 @@ async def audit_middleware(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+async def record_intent(request: web.Request, action: str) -> None:
+    """Commit an entry saying what is about to happen, before it happens: a change is never left unrecorded,
+    even if writing its outcome fails afterwards."""
+    await request.app[AUDIT].record_durable(_make_record(request, 0, "executing", action=action))
+
+
 async def _record(request: web.Request, status: int, outcome: str) -> None:
+    record = _make_record(request, status, outcome)
+    if request.method in _READ_METHODS:
+        request.app[AUDIT].record(record)
+    else:
+        await request.app[AUDIT].record_durable(record)
+
+
+def _make_record(request: web.Request, status: int, outcome: str, *, action: str | None = None) -> AuditRecord:
     principal = request.get("principal")
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
-    record = AuditRecord(
+    return AuditRecord(
         at=request.app[CLOCK].now(),
         principal=principal.name if principal is not None else None,
         request_id=request_id_of(request),
         method=request.method,
         path=request.path[:512],
-        action=request.get("audit_action") or f"{request.method} {route}",
+        action=action or request.get("audit_action") or f"{request.method} {route}",
         target=request.get("audit_target"),
         outcome=outcome,
         status=status,
         detail=request.get("audit_detail", {}),
     )
-    if request.method in _READ_METHODS:
-        request.app[AUDIT].record(record)
-    else:
-        await request.app[AUDIT].record_durable(record)

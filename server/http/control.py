@@ -3,7 +3,7 @@
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from server.http.audit import note_audit
+from server.http.audit import note_audit, record_intent
 from server.http.auth import AUTHENTICATED, requires
 from server.http.parsing import parse_body, parse_query
 from server.keys import CONTROL
@@ -110,7 +110,9 @@ async def command(request: web.Request) -> web.Response:
         command=body.command,
         params=body.params.model_dump(exclude_none=True),
     )
-    outcome = await request.app[CONTROL].command(request["principal"], body)
+    outcome = await request.app[CONTROL].command(
+        request["principal"], body, before_execute=lambda: record_intent(request, "command.execute")
+    )
     if isinstance(outcome, CommandExecuted):
         note_audit(request, result=outcome.result.action, state=outcome.result.state)
     return _json(outcome)

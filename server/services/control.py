@@ -1,5 +1,6 @@
 """ControlService: the control family's domain — status, playbook excerpts, audit, two-step commands."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from server.errors import ControllerUnavailable
@@ -39,7 +40,15 @@ class ControlService:
         rows = await self.audit.recent(limit, words=(q or "").split(), changes_only=changes_only)
         return [AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **r.record._asdict()) for r in rows]
 
-    async def command(self, principal: Principal, request: CommandRequest) -> ConfirmationRequired | CommandExecuted:
+    async def command(
+        self,
+        principal: Principal,
+        request: CommandRequest,
+        *,
+        before_execute: Callable[[], Awaitable[None]] | None = None,
+    ) -> ConfirmationRequired | CommandExecuted:
+        """Step one issues a confirm token; step two redeems it, awaits `before_execute` (the durable audit of
+        the intent: if that fails, nothing runs), then executes."""
         if not self.controller_enabled:
             raise ControllerUnavailable("no OpsController is bound to this server; commands are disabled")
         plant = self.plant
@@ -68,6 +77,8 @@ class ControlService:
         await self.confirmations.redeem(
             request.confirm_token, principal, request.command, request.component, request.params, fingerprint
         )
+        if before_execute is not None:
+            await before_execute()
         # Another command may have run while the token was redeemed: re-read, then act with no await between.
         if plant.fingerprint(request.component) != fingerprint:
             raise ConfirmTokenStale(

@@ -177,9 +177,9 @@ class TestAuditScreen:
             await pilot.press("c")
             await wait_until(pilot, lambda: "changes only" in filter_title(console), what="the changes-only page")
             assert audit_queries(console)[sent:] == [{"limit": ["200"], "changes_only": ["true"]}]
-            assert [row[2] for row in rows(console)] == ["command.confirm", "command.request"]
+            assert [row[2] for row in rows(console)] == ["command.confirm", "command.execute", "command.request"]
             assert {e.method for e in audit_screen(console).entries} == {"POST"}
-            assert filter_title(console) == "2 of the newest 2 entries (page limit 200, changes only)"
+            assert filter_title(console) == "3 of the newest 3 entries (page limit 200, changes only)"
             # The palette offers the way back; c again shows the reads again.
             commands = {c.title for c in console.app.get_system_commands(console.app.screen)}
             assert "Show all audit entries" in commands
@@ -235,8 +235,8 @@ class TestAuditScreen:
             await pilot.press("slash", *"restart", "enter")
             await wait_until(pilot, lambda: "server search" in filter_title(console), what="the server search")
             assert audit_queries(console)[-1] == {"limit": ["200"], "q": ["restart"]}
-            assert [row[2] for row in rows(console)] == ["command.confirm", "command.request"]
-            assert filter_title(console) == "2 entries matching 'restart' (server search)"
+            assert [row[2] for row in rows(console)] == ["command.confirm", "command.execute", "command.request"]
+            assert filter_title(console) == "3 entries matching 'restart' (server search)"
             # Typing narrows by the detail too: the result the server reported.
             await pilot.press("slash", "ctrl+u", *"restarting")
             assert [row[2] for row in rows(console)] == ["command.confirm"]

@@ -54,10 +54,12 @@ class TestEveryRequestOnRecord:
 
         assert [(r["action"], r["target"], r["outcome"], r["status"]) for r in rows] == [
             ("command.request", "connector", "ok", 200),
+            ("command.execute", "connector", "executing", 0),
             ("command.confirm", "connector", "ok", 200),
         ]
+        assert rows[1]["request_id"] == rows[2]["request_id"]
         assert '"reason":"maintenance window"' in rows[1]["detail"]
-        assert '"result":"stopped"' in rows[1]["detail"]
+        assert '"result":"stopped"' in rows[2]["detail"]
 
     async def test_a_refused_confirm_is_recorded_with_its_code(self, ops, clock):
         token = await ops.request("stop", "connector")
@@ -85,6 +87,23 @@ class TestEveryRequestOnRecord:
 
 
 class TestDurability:
+    async def test_a_command_whose_intent_cannot_be_recorded_does_not_run(self, ops, monkeypatch):
+        confirm_token = await ops.request("stop", "connector")
+        original = AuditRepository.append_batch
+
+        async def failing_for_execution(self, records):
+            if any(r.action == "command.execute" for r in records):
+                raise OSError("disk full")
+            await original(self, records)
+
+        monkeypatch.setattr(AuditRepository, "append_batch", failing_for_execution)
+
+        response = await ops.confirm("stop", "connector", confirm_token)
+
+        assert response.status == 500
+        monkeypatch.setattr(AuditRepository, "append_batch", original)
+        assert await ops.component_state("connector") == "running"
+
     async def test_command_entries_are_committed_before_the_response(self, ops_with):
         # A long batch window: an entry that is not awaited would still be in memory when the response arrives.
         ops = await ops_with(audit_batch_ms=60_000)
@@ -143,7 +162,7 @@ class TestNoSecrets:
 
         rows = await ops.audit_rows()
 
-        assert len(rows) == 5
+        assert len(rows) == 6  # request, execute, confirm, replay, unknown token, the 401
         dump = "\n".join("|".join(str(v) for v in tuple(row)) for row in rows)
         for secret in secrets:
             assert secret not in dump
@@ -172,7 +191,7 @@ class TestHashChain:
         checked, broken = await AuditRepository(ops.app[DB]).verify()
 
         assert broken is None
-        assert checked == len(ops.table("audit_log")) == 5
+        assert checked == len(ops.table("audit_log")) == 6
 
     async def test_each_entry_links_to_the_previous_hash(self, ops):
         await self._some_history(ops)
@@ -198,7 +217,7 @@ class TestHashChain:
     )
     async def test_a_tampered_entry_is_named(self, ops, column, value):
         await self._some_history(ops)
-        victim = 4  # the anonymous 401
+        victim = 5  # the anonymous 401
         _tamper(ops, f"UPDATE audit_log SET {column} = {value} WHERE entry_id = {victim}")
 
         checked, broken = await AuditRepository(ops.app[DB]).verify()
@@ -232,14 +251,14 @@ class TestHashChain:
 
     async def test_appending_after_tampering_does_not_hide_it(self, ops, clock):
         await self._some_history(ops)
-        _tamper(ops, "UPDATE audit_log SET outcome = 'ok' WHERE entry_id = 4")
+        _tamper(ops, "UPDATE audit_log SET outcome = 'ok' WHERE entry_id = 5")
         clock.advance(60)
         await self._some_history(ops)
 
         _, broken = await AuditRepository(ops.app[DB]).verify()
 
         assert broken is not None
-        assert broken.entry_id == 4
+        assert broken.entry_id == 5
 
     async def test_reading_an_unreadable_entry_says_the_log_is_corrupted(self, ops):
         await self._some_history(ops)

@@ -177,7 +177,7 @@ class TestAuditVerify:
         code, out, _ = await _cli_in_thread(capsys, "audit", "verify", "--data-dir", str(settings.data_dir))
 
         assert code == 0
-        assert "3 entries verified" in out
+        assert "4 entries verified" in out
 
     async def test_audit_verify_exits_non_zero_naming_the_tampered_entry(self, capsys, ops, settings):
         await ops.run("restart", "mt5_bridge")

@@ -160,6 +160,7 @@ class TestAudit:
 
         assert [(e["method"], e["action"]) for e in body["results"]] == [
             ("POST", "command.confirm"),
+            ("POST", "command.execute"),
             ("POST", "command.request"),
         ]
 
@@ -181,6 +182,7 @@ class TestAudit:
 
         assert [(e["action"], e["target"]) for e in body["results"]] == [
             ("command.confirm", "connector"),
+            ("command.execute", "connector"),
             ("command.request", "connector"),
         ]
 
