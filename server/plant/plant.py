@@ -2,6 +2,7 @@
 move while the execution engine trades, and safety rules that refuse unsafe commands with a reason."""
 
 import random
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -70,6 +71,9 @@ class Plant:
             component.since = now
         self._mode: Mode = "live"
         self._open_positions = open_positions
+        # Versions start again with every process: the epoch keeps a token issued before a restart from matching
+        # a state it was never issued against.
+        self._epoch = secrets.token_hex(4)
         # Bumped on every change of anything a snapshot shows.
         self._revision = 0
         self._snapshot: tuple[int, StatusSnapshot] | None = None
@@ -126,7 +130,7 @@ class Plant:
         """What a confirm token is bound to: the component's state and version, and the plant's mode."""
         self._settle()
         component = self._get(name)
-        return f"{component.state}#{component.version}|{self._mode}"
+        return f"{self._epoch}:{component.state}#{component.version}|{self._mode}"
 
     # --- commanding ---
 

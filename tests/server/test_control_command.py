@@ -232,8 +232,8 @@ class TestConcurrencyAndRestarts:
         loser = next(r for r in responses if r.status == 409)
         assert await _error(loser) == "confirm_token_used"
         # Executed exactly once: one state change (running -> restarting), not two.
-        assert versions_before.startswith("running#0")
-        assert plant.fingerprint("mt5_bridge").startswith("restarting#1")
+        assert versions_before.split(":", 1)[1].startswith("running#0")
+        assert plant.fingerprint("mt5_bridge").split(":", 1)[1].startswith("restarting#1")
 
     async def test_many_concurrent_confirms_of_one_token_execute_once(self, ops):
         token = await ops.request("stop", "connector")
@@ -260,7 +260,9 @@ class TestConcurrencyAndRestarts:
         assert await _error(response) == "confirm_token_used"
         assert restarted.app[PLANT].state_of("mt5_bridge") == "running"
 
-    async def test_a_pending_token_survives_a_restart(self, ops, start_app, settings):
+    async def test_a_pending_token_is_stale_after_a_restart(self, ops, start_app, settings):
+        # The new process cannot know the state the token was issued against (the plant's versions start
+        # again), so the operator must re-read and ask again.
         token = await ops.request("restart", "mt5_bridge")
         await ops.client.close()
 
@@ -271,7 +273,9 @@ class TestConcurrencyAndRestarts:
             headers={"Authorization": "Bearer admin-secret"},
         )
 
-        assert response.status == 200
+        assert response.status == 409
+        assert await _error(response) == "confirm_token_stale"
+        assert restarted.app[PLANT].state_of("mt5_bridge") == "running"
 
 
 class TestControllerDisabled:
