@@ -17,6 +17,7 @@ from shared.scopes import ALL_SCOPES, parse_scopes
 TOKEN_PREFIX = "ops_"
 RESERVED_NAME_PREFIX = "env:"  # principals that are not stored tokens, such as the OPS_API_TOKEN admin
 ADMIN_ENV_PRINCIPAL = RESERVED_NAME_PREFIX + "OPS_API_TOKEN"
+BOOTSTRAP_ADMIN = "bootstrap-admin"
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,20 @@ class TokenService:
         Returns the file's path when it created one."""
         if self._admin_hash is not None or await self._tokens.count_active() > 0:
             return None
-        if await self._tokens.by_name("bootstrap-admin") is not None:
+        if await self._tokens.by_name(BOOTSTRAP_ADMIN) is not None:
             return None
-        token = await self.create("bootstrap-admin", ALL_SCOPES)
+        # The file first, the row second: a token nobody can read must never become the only admin.
+        token = new_token()
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.unlink(missing_ok=True)
         fd = _open_private(token_file)
         with open(fd, "w", encoding="utf-8") as out:
             out.write(token + "\n")
+        try:
+            await self._tokens.insert(BOOTSTRAP_ADMIN, hash_token(token), ALL_SCOPES, self._clock.now())
+        except BaseException:
+            token_file.unlink(missing_ok=True)
+            raise
         return token_file
 
     async def authenticate(self, token: str) -> Principal | None:

@@ -200,6 +200,19 @@ class TestBootstrapAdmin:
         assert body["principal"] == "bootstrap-admin"
         assert set(body["scopes"]) == ALL_SCOPES
 
+    async def test_a_failed_first_start_leaves_no_unreadable_admin_behind(self, start_app, make_settings):
+        settings = make_settings(api_token=None)
+        settings.admin_token_file.mkdir(parents=True)  # in the way: the token cannot be written
+
+        with pytest.raises(OSError):
+            await start_app(settings)
+        settings.admin_token_file.rmdir()
+        client = await start_app(settings)
+
+        token = settings.admin_token_file.read_text().strip()
+        response = await client.get("/ops/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert response.status == 200
+
     async def test_second_start_keeps_the_first_admin_token(self, start_app, make_settings):
         settings = make_settings(api_token=None)
         first = await start_app(settings)
