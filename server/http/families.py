@@ -49,7 +49,7 @@ def error_body(family: Family, status: int, code: str, detail: Any) -> dict[str,
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     match family:
         case Family.CONTROL:
-            return {"error": code, "detail": detail if detail is not None else phrase}
+            return _control_body(code, detail, phrase)
         case Family.RUNBOOKS | Family.LIVE:
             return {"detail": detail if detail is not None else phrase}
         case Family.AGENT:
@@ -57,6 +57,18 @@ def error_body(family: Family, status: int, code: str, detail: Any) -> dict[str,
         case Family.ORCHESTRATION:
             details = detail if isinstance(detail, dict) else {"errors": detail} if isinstance(detail, list) else {}
             return {"code": status, "message": phrase, "error": _message(detail, code), "details": details}
+
+
+def _control_body(code: str, detail: Any, phrase: str) -> dict[str, Any]:
+    """`{"error", "detail"}` with `detail` always a sentence: structured detail (the invalid fields, the sections
+    there are) goes beside it, so clients that read `detail` as text keep working."""
+    if isinstance(detail, list):
+        sentence = "; ".join(f"{e.get('loc', '?')}: {e.get('msg', '')}" for e in detail if isinstance(e, dict))
+        return {"error": code, "detail": sentence or phrase, "errors": detail}
+    if isinstance(detail, dict):
+        extra = {k: v for k, v in detail.items() if k not in ("message", "error", "detail")}
+        return {"error": code, "detail": _message(detail, phrase), **extra}
+    return {"error": code, "detail": detail if detail is not None else phrase}
 
 
 def _agent_code(status: int) -> str:

@@ -97,9 +97,9 @@ class TestRunbook:
         assert response.status == 404
         body = await response.json()
         assert body["error"] == "unknown_section"
-        assert "no such section" in body["detail"]["message"]
-        assert "Going live" in body["detail"]["sections"]
-        assert "Database maintenance" in body["detail"]["sections"]
+        assert "no such section" in body["detail"]
+        assert "Going live" in body["sections"]
+        assert "Database maintenance" in body["sections"]
 
     async def test_overlong_runbook_name_is_400(self, ops):
         response = await ops.get("/ops/runbook", params={"name": "x" * 201})
@@ -147,9 +147,10 @@ class TestAudit:
 
         assert response.status == 400
         body = await response.json()
-        assert set(body) == {"error", "detail"}
+        assert set(body) == {"error", "detail", "errors"}
         assert body["error"] == "validation_failed"
-        assert body["detail"][0]["loc"] == "limit"
+        assert body["errors"][0]["loc"] == "limit"
+        assert body["detail"].startswith("limit: ")
 
     async def test_changes_only_leaves_out_reads(self, ops):
         await ops.get("/ops/status")
@@ -201,7 +202,7 @@ class TestAudit:
         response = await ops.get("/ops/audit", params=params)
 
         assert response.status == 400
-        assert (await response.json())["detail"][0]["loc"] == loc
+        assert (await response.json())["errors"][0]["loc"] == loc
 
 
 class TestWhoAmI:

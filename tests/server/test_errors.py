@@ -81,7 +81,7 @@ async def test_invalid_fields_are_400_listing_each_field(ops, body, loc, error_t
     assert response.status == 400
     answer = await response.json()
     assert answer["error"] == "validation_failed"
-    assert {"loc": loc, "type": error_type} in [{"loc": d["loc"], "type": d["type"]} for d in answer["detail"]]
+    assert {"loc": loc, "type": error_type} in [{"loc": d["loc"], "type": d["type"]} for d in answer["errors"]]
     await _assert_nothing_changed(ops, before)
 
 
@@ -89,7 +89,7 @@ async def test_every_invalid_field_is_listed_at_once(ops):
     response = await ops.post({"command": "explode", "component": 5, "extra": 1})
 
     assert response.status == 400
-    locs = {d["loc"] for d in (await response.json())["detail"]}
+    locs = {d["loc"] for d in (await response.json())["errors"]}
     assert locs == {"command", "component", "extra"}
 
 

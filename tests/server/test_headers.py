@@ -46,8 +46,9 @@ async def test_every_error_is_json_in_the_control_envelope(client, method, path,
     assert response.status == status
     assert response.content_type == "application/json"
     body = await response.json()
-    assert set(body) == {"error", "detail"}
+    assert {"error", "detail"} <= set(body) <= {"error", "detail", "errors", "sections"}
     assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["detail"], str) and body["detail"]
 
 
 async def test_unknown_route_is_404_naming_the_path(client):
