@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 
-from server.storage.audit import AuditRecord, AuditRepository, AuditRow, ChainBreak
+from server.storage.audit import AuditRecord, AuditRepository, AuditRow
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,6 @@ class AuditTrail:
         await self.flush()
         return await self._repository.recent(limit, words=words, changes_only=changes_only)
 
-    async def verify(self) -> tuple[int, ChainBreak | None]:
-        await self.flush()
-        return await self._repository.verify()
-
     async def _write_loop(self) -> None:
         while True:
             first = await self._queue.get()
@@ -86,10 +82,10 @@ class AuditTrail:
             await self._commit(batch)
 
     async def _drain_inline(self) -> None:
-        batch = []
         while not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        if batch:
+            batch = []
+            while not self._queue.empty() and len(batch) < self._batch_rows:
+                batch.append(self._queue.get_nowait())
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]) -> None:

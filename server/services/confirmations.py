@@ -65,10 +65,10 @@ class ConfirmationService:
                 issued_at=now,
                 expires_at=now + timedelta(seconds=self.ttl_seconds),
                 used_at=None,
-            )
+            ),
+            # Tokens that expired a day ago can go; the rest stay to tell "expired" and "used" apart.
+            purge_expired_before=now - timedelta(days=1),
         )
-        # Tokens that expired a day ago can go; the rest stay to tell "expired" and "used" apart.
-        await self._repository.purge_expired(now - timedelta(days=1))
         return token
 
     async def redeem(

@@ -87,11 +87,6 @@ class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def head(self) -> tuple[int, str]:
-        """The last entry id and hash, where the next entry links on."""
-        row = await self._db.fetchone("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1")
-        return (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
-
     async def append_batch(self, records: list[AuditRecord]) -> None:
         """Link and insert a batch in one transaction. The head is read inside the transaction, so a batch
         always links on the row committed before it."""

@@ -23,21 +23,27 @@ class ConfirmationRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def insert(self, row: ConfirmationRow) -> None:
-        await self._db.execute(
-            "INSERT INTO confirmations (token_hash, principal, command, component, params, state_fingerprint, "
-            "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row.token_hash,
-                row.principal,
-                row.command,
-                row.component,
-                row.params,
-                row.state_fingerprint,
-                row.issued_at.isoformat(timespec="microseconds"),
-                row.expires_at.isoformat(timespec="microseconds"),
-            ),
-        )
+    async def insert(self, row: ConfirmationRow, *, purge_expired_before: datetime) -> None:
+        """Store a new token and, in the same transaction, drop tokens that expired before the given time."""
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM confirmations WHERE expires_at < ?",
+                (purge_expired_before.isoformat(timespec="microseconds"),),
+            )
+            await conn.execute(
+                "INSERT INTO confirmations (token_hash, principal, command, component, params, state_fingerprint, "
+                "issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.token_hash,
+                    row.principal,
+                    row.command,
+                    row.component,
+                    row.params,
+                    row.state_fingerprint,
+                    row.issued_at.isoformat(timespec="microseconds"),
+                    row.expires_at.isoformat(timespec="microseconds"),
+                ),
+            )
 
     async def get(self, token_hash: str) -> ConfirmationRow | None:
         row = await self._db.fetchone("SELECT * FROM confirmations WHERE token_hash = ?", (token_hash,))
@@ -62,9 +68,3 @@ class ConfirmationRepository:
             (now.isoformat(timespec="microseconds"), token_hash, now.isoformat(timespec="microseconds")),
         )
         return changed == 1
-
-    async def purge_expired(self, before: datetime) -> int:
-        """Drop tokens that expired long enough ago that nobody can be confused by their absence."""
-        return await self._db.execute(
-            "DELETE FROM confirmations WHERE expires_at < ?", (before.isoformat(timespec="microseconds"),)
-        )

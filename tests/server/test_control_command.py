@@ -221,6 +221,17 @@ class TestConfirmTokenRefusals:
 
 
 class TestConcurrencyAndRestarts:
+    async def test_tokens_expired_for_a_day_are_purged_when_a_new_one_is_issued(self, ops, clock):
+        await ops.request("restart", "mt5_bridge")
+        clock.advance(60)  # expired, but kept: a late confirm must still read as expired, not unknown
+        await ops.request("restart", "mt5_bridge")
+        assert len(ops.table("confirmations")) == 2
+
+        clock.advance(2 * 24 * 3600)
+        await ops.request("restart", "mt5_bridge")
+
+        assert len(ops.table("confirmations")) == 1
+
     async def test_two_concurrent_confirms_of_one_token_execute_once(self, ops, plant):
         token = await ops.request("restart", "mt5_bridge")
         versions_before = plant.fingerprint("mt5_bridge")
