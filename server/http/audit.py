@@ -70,5 +70,6 @@ def _make_record(request: web.Request, status: int, outcome: str, *, action: str
         target=request.get("audit_target"),
         outcome=outcome,
         status=status,
-        detail=request.get("audit_detail", {}),
+        # A copy: the handler may note more detail after an intent entry was made from this request.
+        detail=dict(request.get("audit_detail", {})),
     )

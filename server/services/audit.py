@@ -12,14 +12,16 @@ from server.storage.audit import AuditRecord, AuditRepository, AuditRow
 
 log = logging.getLogger(__name__)
 
+# (record, future): a None record is a flush marker; a None future means nobody waits.
+_Queued = tuple[AuditRecord | None, asyncio.Future[None] | None]
+
 
 class AuditTrail:
     def __init__(self, repository: AuditRepository, *, batch_rows: int = 50, batch_ms: int = 20) -> None:
         self._repository = repository
         self._batch_rows = batch_rows
         self._batch_seconds = batch_ms / 1000
-        # (record, future): a None record is a flush marker; a None future means nobody waits.
-        self._queue: asyncio.Queue[tuple[AuditRecord | None, asyncio.Future[None] | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         # Queued entries someone awaits, and a wake-up for the writer when one is queued during a batch window.
         self._waited = 0
@@ -76,19 +78,19 @@ class AuditTrail:
                 self._waited_queued.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._waited_queued.wait(), self._batch_seconds)
-            batch = [first]
-            while not self._queue.empty() and len(batch) < self._batch_rows:
-                batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            await self._commit(self._take_batch([first]))
 
     async def _drain_inline(self) -> None:
         while not self._queue.empty():
-            batch = []
-            while not self._queue.empty() and len(batch) < self._batch_rows:
-                batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            await self._commit(self._take_batch([]))
 
-    async def _commit(self, batch: list[tuple[AuditRecord | None, asyncio.Future[None] | None]]) -> None:
+    def _take_batch(self, batch: list[_Queued]) -> list[_Queued]:
+        """Fill `batch` from the queue, up to batch_rows, without waiting."""
+        while not self._queue.empty() and len(batch) < self._batch_rows:
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _commit(self, batch: list[_Queued]) -> None:
         records = [record for record, _ in batch if record is not None]
         self._waited -= sum(1 for _, future in batch if future is not None)
         error: BaseException | None = None
