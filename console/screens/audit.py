@@ -7,24 +7,19 @@ own status polls."""
 
 import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
 
 from textual import on, work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
 
 from console.connection import ConnectionState
 from console.messages import ConnectionLost
-from console.widgets.connection_banner import ConnectionBanner
-from console.widgets.screen_heading import ScreenHeading
+from console.screens.ops_screen import OpsScreen
 from shared.control import AuditEntry
 from shared.errors import OpsClientError, ServerUnavailable
-
-if TYPE_CHECKING:
-    from console.app import OpsConsole
 
 
 def entry_text(entry: AuditEntry) -> str:
@@ -50,7 +45,8 @@ def matches(entry: AuditEntry, text: str) -> bool:
     return all(word in haystack for word in text.lower().split())
 
 
-class AuditScreen(Screen[None]):
+class AuditScreen(OpsScreen):
+    HEADING = "Audit"
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="audit.refresh"),
         Binding("slash", "focus_filter", "Filter", id="audit.filter"),
@@ -74,18 +70,10 @@ class AuditScreen(Screen[None]):
         self._loaded: tuple[str, bool] = ("", False)
         """(server query, changes only) that `entries` were loaded with."""
 
-    @property
-    def ops(self) -> "OpsConsole":
-        return cast("OpsConsole", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield ConnectionBanner(id="banner")
-        yield ScreenHeading("Audit")
+    def compose_body(self) -> Iterable[Widget]:
         yield self._filter
         yield self._table
         yield self._detail
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Widths fit 80 columns up to the request id, which the detail line below the table shows in full.

@@ -3,28 +3,24 @@ to start, stop, restart a component and to switch the orchestrator between dry-r
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from console.commanding import run_confirmed
 from console.connection import ConnectionState
 from console.messages import CommandExecuted, ConnectionLost
-from console.widgets.connection_banner import ConnectionBanner
-from console.widgets.screen_heading import ScreenHeading
+from console.screens.ops_screen import OpsScreen
 from console.widgets.status_summary import StatusSummary
 from shared.control import Command, ComponentStatus, StatusSnapshot
 from shared.errors import OpsClientError, ServerUnavailable
-
-if TYPE_CHECKING:
-    from console.app import OpsConsole
 
 # Mode changes are the orchestrator's, whichever row is selected.
 MODE_COMPONENT = "orchestrator"
@@ -52,7 +48,8 @@ def format_since(since: datetime) -> str:
     return since.strftime("%Y-%m-%d %H:%M:%S")
 
 
-class StatusScreen(Screen[None]):
+class StatusScreen(OpsScreen):
+    HEADING = "Status"
     BINDINGS = [
         Binding("s", "command('start')", "Start", id="command.start"),
         Binding("x", "command('stop')", "Stop", id="command.stop"),
@@ -72,18 +69,10 @@ class StatusScreen(Screen[None]):
         self._footnote = Static(id="status-footnote")
         self._command_worker: Worker[None] | None = None
 
-    @property
-    def ops(self) -> "OpsConsole":
-        return cast("OpsConsole", self.app)
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield ConnectionBanner(id="banner")
-        yield ScreenHeading("Status")
+    def compose_body(self) -> Iterable[Widget]:
         yield self._summary
         yield self._table
         yield self._footnote
-        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._table.add_column("Component", key="name", width=18)
