@@ -1,12 +1,14 @@
-"""Load benchmark (not a test): authenticated GET /ops/status on the ops server against a bare aiohttp JSON
-handler serving the same body, both started the same way (one subprocess each), measured in one run.
+"""Load benchmark (not a test): authenticated GET /ops/status on the ops server against a bare aiohttp JSON handler
+serving the same body, both started the same way (one subprocess each), measured in one run.
 
-    python bench/server_load.py [--seconds 10] [--connections 64] [--threads 2]
+    python bench/server_load.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1]
 
-Uses wrk (apt-get install wrk) when present; otherwise a Python load generator in a separate process.
-Prints requests/s and p50/p99 latency for both and the ratio. The ops server runs with every middleware
-(request id, errors, rate limit, audit, auth) and its audit trail on; its rate limit is raised so the run
-measures serving, not refusing."""
+Uses wrk (apt-get install wrk) when present; otherwise a Python load generator in a separate process. The two
+servers take turns, `--rounds` times each: on a shared virtual machine the speed of the host drifts by tens of
+percent within a minute, and alternating short rounds lets both servers see the same drift. Prints every round, then
+the median requests/s and p50/p99 latency of each server and the ratio of the medians. The ops server runs with
+every middleware (request id, errors, rate limit, audit, auth) and its audit trail on; its rate limit is raised so
+the run measures serving, not refusing."""
 
 import argparse
 import asyncio
@@ -15,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,13 +142,29 @@ def run_python(name: str, port: int, seconds: int, connections: int, auth: bool)
     )
 
 
+def measure(name: str, port: int, auth: bool, args: argparse.Namespace) -> Result:
+    if shutil.which("wrk") is not None:
+        return run_wrk(name, port, args.seconds, args.connections, args.threads, auth)
+    return run_python(name, port, args.seconds, args.connections, auth)
+
+
+def median_of(rounds: list[Result]) -> Result:
+    return Result(
+        rounds[0].name,
+        statistics.median(r.rps for r in rounds),
+        statistics.median(r.p50_ms for r in rounds),
+        statistics.median(r.p99_ms for r in rounds),
+        sum(r.errors for r in rounds),
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per server, taken in turns")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads; 1 leaves the other core to the server")
     args = parser.parse_args()
-    use_wrk = shutil.which("wrk") is not None
 
     with tempfile.TemporaryDirectory() as data_dir:
         ops_port, bare_port = free_port(), free_port()
@@ -157,12 +176,11 @@ def main() -> int:
             bare = start(BARE_SERVER, str(bare_port), str(body_file))
             try:
                 wait_ready(bare_port, {})
-                results = []
-                for name, port, auth in (("bare aiohttp", bare_port, False), ("ops server", ops_port, True)):
-                    if use_wrk:
-                        results.append(run_wrk(name, port, args.seconds, args.connections, args.threads, auth))
-                    else:
-                        results.append(run_python(name, port, args.seconds, args.connections, auth))
+                servers = [("bare aiohttp", bare_port, False), ("ops server", ops_port, True)]
+                rounds: dict[str, list[Result]] = {name: [] for name, _, _ in servers}
+                for _ in range(args.rounds):
+                    for name, port, auth in servers:
+                        rounds[name].append(measure(name, port, auth, args))
             finally:
                 bare.terminate()
                 bare.wait()
@@ -171,10 +189,13 @@ def main() -> int:
             ops.wait()
 
     print(
-        f"GET /ops/status, {args.connections} connections, {args.seconds} s each, load by "
-        f"{'wrk' if use_wrk else 'python'}; body {len(body)} bytes"
+        f"GET /ops/status, {args.connections} connections, {args.rounds} rounds of {args.seconds} s each, in turns, "
+        f"load by {'wrk' if shutil.which('wrk') else 'python'}; body {len(body)} bytes"
     )
-    print(f"{'server':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, results in rounds.items():
+        print(f"{name:<14} rounds: " + ", ".join(f"{r.rps:.0f} req/s p99 {r.p99_ms:.1f} ms" for r in results))
+    results = [median_of(r) for r in rounds.values()]
+    print(f"{'median of':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for r in results:
         print(f"{r.name:<14} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>8}")
     bare_result, ops_result = results

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     plant_seed: int = 7
 
     # Audit writes for reads are batched: at most this many rows or this long before a commit.
-    audit_batch_rows: int = Field(default=50, ge=1, le=1000)  # one INSERT per batch: 13 variables a row
+    audit_batch_rows: int = Field(default=200, ge=1, le=1000)  # one INSERT per batch: 13 variables a row
     audit_batch_ms: int = Field(default=20, ge=1)
 
     token_cache_seconds: float = Field(default=5.0, ge=0)

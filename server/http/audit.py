@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import OpsError
-from server.http.request_id import request_id_of
+from server.http.context import context_of
 from server.keys import AUDIT, CLOCK
 from server.storage.audit import AuditRecord
 
@@ -18,11 +18,12 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def note_audit(request: web.Request, *, action: str | None = None, target: str | None = None, **detail: Any) -> None:
+    context = context_of(request)
     if action is not None:
-        request["audit_action"] = action
+        context.audit_action = action
     if target is not None:
-        request["audit_target"] = target
-    request.setdefault("audit_detail", {}).update(detail)
+        context.audit_target = target
+    context.audit_detail.update(detail)
 
 
 @web.middleware
@@ -57,19 +58,23 @@ async def _record(request: web.Request, status: int, outcome: str) -> None:
 
 
 def _make_record(request: web.Request, status: int, outcome: str, *, action: str | None = None) -> AuditRecord:
-    principal = request.get("principal")
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else request.path
+    context = context_of(request)
+    principal = context.principal
+    if action is None:
+        action = context.audit_action
+        if action is None:
+            resource = request.match_info.route.resource
+            action = f"{request.method} {resource.canonical if resource is not None else request.path}"
     return AuditRecord(
         at=request.app[CLOCK].now(),
         principal=principal.name if principal is not None else None,
-        request_id=request_id_of(request),
+        request_id=context.request_id,
         method=request.method,
         path=request.path[:512],
-        action=action or request.get("audit_action") or f"{request.method} {route}",
-        target=request.get("audit_target"),
+        action=action,
+        target=context.audit_target,
         outcome=outcome,
         status=status,
         # A copy: the handler may note more detail after an intent entry was made from this request.
-        detail=dict(request.get("audit_detail", {})),
+        detail=dict(context.audit_detail),
     )

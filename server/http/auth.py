@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import Forbidden, Unauthorized
+from server.http.context import context_of
 from server.keys import TOKENS
 from server.services.tokens import Principal
 
@@ -49,15 +50,16 @@ def check_routes_declare_access(app: web.Application) -> None:
 async def identify(request: web.Request) -> Principal | None:
     """The caller's principal from the bearer token, or None. Cached on the request: the rate limiter and the
     auth middleware both ask."""
-    if "principal" in request:
-        return request["principal"]
+    context = context_of(request)
+    if context.identified:
+        return context.principal
     principal = None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token and len(token) <= 512:
         principal = await request.app[TOKENS].authenticate(token)
-    request["principal"] = principal
+    context.principal, context.identified = principal, True
     return principal
 
 

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.http.audit import note_audit, record_intent
 from server.http.auth import AUTHENTICATED, requires
+from server.http.context import principal_of
 from server.http.parsing import parse_body, parse_query
 from server.keys import CONTROL
 from shared.control import (
@@ -71,7 +72,7 @@ def setup(app: web.Application) -> None:
 @routes.get("/ops/whoami")
 @requires(AUTHENTICATED)
 async def whoami(request: web.Request) -> web.Response:
-    principal = request["principal"]
+    principal = principal_of(request)
     return _json(WhoAmIResponse(principal=principal.name, scopes=sorted(principal.scopes)))
 
 
@@ -111,7 +112,7 @@ async def command(request: web.Request) -> web.Response:
         params=body.params.model_dump(exclude_none=True),
     )
     outcome = await request.app[CONTROL].command(
-        request["principal"], body, before_execute=lambda: record_intent(request, "command.execute")
+        principal_of(request), body, before_execute=lambda: record_intent(request, "command.execute")
     )
     if isinstance(outcome, CommandExecuted):
         note_audit(request, result=outcome.result.action, state=outcome.result.state)

@@ -10,6 +10,7 @@ from aiohttp.typedefs import Handler
 from server.clock import Clock
 from server.errors import RateLimited
 from server.http.auth import PUBLIC, identify, required_scope
+from server.http.context import context_of
 from server.keys import CLOCK, SETTINGS
 
 WINDOW_SECONDS = 60
@@ -29,15 +30,15 @@ class RateLimiter:
 
     def hit(self, key: str, limit: int) -> tuple[bool, RateLimitState, int]:
         """Count one request for `key`. Returns (allowed, state, seconds until the window resets)."""
-        now = self._clock.now().timestamp()
+        now = self._clock.timestamp()
         window = int(now // WINDOW_SECONDS)
         if window != self._window:
             # A new window: old counts can go, which also bounds memory to one window's callers.
             self._window, self._counts = window, {}
-        count = self._counts.get(key, 0) + 1
-        self._counts[key] = count
+        counts = self._counts
+        count = counts[key] = counts.get(key, 0) + 1
         reset = (window + 1) * WINDOW_SECONDS
-        state = RateLimitState(limit=limit, remaining=max(0, limit - count), reset=reset)
+        state = RateLimitState(limit, max(0, limit - count), reset)
         return count <= limit, state, max(1, math.ceil(reset - now))
 
 
@@ -50,14 +51,15 @@ def create_rate_limiter(app: web.Application) -> None:
 
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+    app = request.app
+    settings = app[SETTINGS]
     principal = None if required_scope(request) == PUBLIC else await identify(request)
     if principal is not None:
-        key, limit = f"principal:{principal.name}", settings.rate_limit_per_minute
+        key, limit = "principal:" + principal.name, settings.rate_limit_per_minute
     else:
         key, limit = f"addr:{request.remote}", settings.rate_limit_anon_per_minute
-    allowed, state, retry_after = request.app[RATE_LIMITER].hit(key, limit)
-    request["rate_limit"] = state
+    allowed, state, retry_after = app[RATE_LIMITER].hit(key, limit)
+    context_of(request).rate_limit = state
     if not allowed:
         raise RateLimited(
             f"rate limit of {limit} requests per minute exceeded; retry in {retry_after} s",

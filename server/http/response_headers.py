@@ -1,19 +1,28 @@
 """Headers every response carries, errors included: set just before the response goes out."""
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
 
+from server.http.context import context_of
 from server.http.request_id import HEADER as REQUEST_ID_HEADER
+
+# istr names: the header map takes them without folding case again on every response.
+_REQUEST_ID = istr(REQUEST_ID_HEADER)
+_LIMIT = istr("X-RateLimit-Limit")
+_REMAINING = istr("X-RateLimit-Remaining")
+_RESET = istr("X-RateLimit-Reset")
 
 
 async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if "request_id" in request:
-        response.headers[REQUEST_ID_HEADER] = request["request_id"]
-    if request.get("principal") is not None or "Authorization" in request.headers:
+    context = context_of(request)
+    headers = response.headers
+    headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
+    headers[_REQUEST_ID] = context.request_id
+    if context.principal is not None or hdrs.AUTHORIZATION in request.headers:
         # Authenticated answers are about one caller's view of the system: no cache may keep them.
-        response.headers["Cache-Control"] = "no-store"
-    limit = request.get("rate_limit")
+        headers[hdrs.CACHE_CONTROL] = "no-store"
+    limit = context.rate_limit
     if limit is not None:
-        response.headers["X-RateLimit-Limit"] = str(limit.limit)
-        response.headers["X-RateLimit-Remaining"] = str(limit.remaining)
-        response.headers["X-RateLimit-Reset"] = str(limit.reset)
+        headers[_LIMIT] = str(limit.limit)
+        headers[_REMAINING] = str(limit.remaining)
+        headers[_RESET] = str(limit.reset)

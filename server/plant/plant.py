@@ -77,6 +77,8 @@ class Plant:
         # Bumped on every change of anything a snapshot shows.
         self._revision = 0
         self._snapshot: tuple[int, StatusSnapshot] | None = None
+        # Components in the middle of a restart: most reads have none to settle.
+        self._restarting: set[str] = set()
 
     # --- reading ---
 
@@ -90,8 +92,7 @@ class Plant:
     def snapshot(self) -> StatusSnapshot:
         """The plant as of now. Reads are far more frequent than changes, so a snapshot is reused while nothing
         changed, for at most SNAPSHOT_MAX_AGE (its `as_of` says when it was taken)."""
-        self._settle()
-        now = self._clock.now()
+        now = self._settle()
         cached = self._snapshot
         if cached is not None and cached[0] == self._revision and now - cached[1].as_of < SNAPSHOT_MAX_AGE:
             return cached[1]
@@ -192,18 +193,24 @@ class Plant:
             self._open_positions -= 1
             self._revision += 1
 
-    def _settle(self) -> None:
+    def _settle(self) -> datetime:
+        """Finish the restarts that are due. Returns the time it settled at."""
         now = self._clock.now()
-        for component in self._components.values():
-            if component.state == "restarting" and component.ready_at is not None and component.ready_at <= now:
+        for name in list(self._restarting):
+            component = self._components[name]
+            if component.ready_at is not None and component.ready_at <= now:
                 self._set_state(component, "running", component.ready_at)
+        return now
 
     def _set_state(self, component: Component, state: ComponentState, at: datetime) -> None:
         component.state = state
         component.since = at
         component.version += 1
         self._revision += 1
-        if state != "restarting":
+        if state == "restarting":
+            self._restarting.add(component.name)
+        else:
+            self._restarting.discard(component.name)
             component.ready_at = None
 
     def _get(self, name: str) -> Component:

@@ -7,6 +7,7 @@ writer also keeps the chain in order."""
 import asyncio
 import contextlib
 import logging
+from collections import deque
 
 from server.storage.audit import AuditRecord, AuditRepository, AuditRow
 
@@ -17,15 +18,16 @@ _Queued = tuple[AuditRecord | None, asyncio.Future[None] | None]
 
 
 class AuditTrail:
-    def __init__(self, repository: AuditRepository, *, batch_rows: int = 50, batch_ms: int = 20) -> None:
+    def __init__(self, repository: AuditRepository, *, batch_rows: int = 200, batch_ms: int = 20) -> None:
         self._repository = repository
         self._batch_rows = batch_rows
         self._batch_seconds = batch_ms / 1000
-        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
+        # A plain deque and two events rather than an asyncio.Queue: queuing a read is on every request's path.
+        self._pending: deque[_Queued] = deque()
+        self._queued = asyncio.Event()  # something is pending
+        self._waited = 0  # pending entries someone awaits
+        self._waited_queued = asyncio.Event()  # one was queued: end the batch window now
         self._writer: asyncio.Task[None] | None = None
-        # Queued entries someone awaits, and a wake-up for the writer when one is queued during a batch window.
-        self._waited = 0
-        self._waited_queued = asyncio.Event()
 
     async def start(self) -> None:
         self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
@@ -41,7 +43,8 @@ class AuditTrail:
 
     def record(self, record: AuditRecord) -> None:
         """Queue an entry to be committed with the next batch; nobody waits for it."""
-        self._queue.put_nowait((record, None))
+        self._pending.append((record, None))
+        self._queued.set()
 
     async def record_durable(self, record: AuditRecord) -> None:
         """Queue an entry and return once it is committed."""
@@ -52,16 +55,14 @@ class AuditTrail:
         if self._writer is None or self._writer.done():
             await self._drain_inline()
             return
-        await self._await_marker()
-
-    async def _await_marker(self) -> None:
         # An empty-batch marker: when it resolves, every entry queued before it has been committed.
         await self._queue_waited(None)
 
     def _queue_waited(self, record: AuditRecord | None) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((record, future))
+        self._pending.append((record, future))
         self._waited += 1
+        self._queued.set()
         self._waited_queued.set()
         return future
 
@@ -71,28 +72,35 @@ class AuditTrail:
 
     async def _write_loop(self) -> None:
         while True:
-            first = await self._queue.get()
-            if first[1] is None and self._queue.qsize() < self._batch_rows - 1 and not self._waited:
-                # Nobody waits on this entry and the batch is not full: give the window time to fill it, but end
-                # the window as soon as an entry someone awaits is queued (a command must not sit out a read's).
+            await self._queued.wait()
+            if len(self._pending) < self._batch_rows and not self._waited:
+                # Nobody waits on what is pending and the batch is not full: give the window time to fill it, but
+                # end the window as soon as an entry someone awaits is queued (a command must not sit out a read's).
                 self._waited_queued.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._waited_queued.wait(), self._batch_seconds)
-            await self._commit(self._take_batch([first]))
+            await self._commit(self._take_batch())
 
     async def _drain_inline(self) -> None:
-        while not self._queue.empty():
-            await self._commit(self._take_batch([]))
+        while self._pending:
+            await self._commit(self._take_batch())
 
-    def _take_batch(self, batch: list[_Queued]) -> list[_Queued]:
-        """Fill `batch` from the queue, up to batch_rows, without waiting."""
-        while not self._queue.empty() and len(batch) < self._batch_rows:
-            batch.append(self._queue.get_nowait())
+    def _take_batch(self) -> list[_Queued]:
+        """Up to batch_rows pending entries, oldest first."""
+        pending = self._pending
+        batch = [pending.popleft() for _ in range(min(len(pending), self._batch_rows))]
+        if not pending:
+            self._queued.clear()
         return batch
 
     async def _commit(self, batch: list[_Queued]) -> None:
-        records = [record for record, _ in batch if record is not None]
-        self._waited -= sum(1 for _, future in batch if future is not None)
+        records, futures = [], []
+        for record, future in batch:
+            if record is not None:
+                records.append(record)
+            if future is not None:
+                futures.append(future)
+        self._waited -= len(futures)
         error: BaseException | None = None
         try:
             if records:
@@ -100,8 +108,8 @@ class AuditTrail:
         except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
             log.exception("audit batch of %d entries failed", len(records))
             error = exc
-        for _, future in batch:
-            if future is not None and not future.done():
+        for future in futures:
+            if not future.done():
                 if error is None:
                     future.set_result(None)
                 else:

@@ -51,6 +51,7 @@ class TokenService:
         self._tokens = tokens
         self._clock = clock
         self._admin_hash = hash_token(admin_token) if admin_token else None
+        self._admin = Principal(ADMIN_ENV_PRINCIPAL, ALL_SCOPES)
         self._cache_seconds = cache_seconds
         # digest -> (principal or None, monotonic expiry). Revocation reaches a cached token within cache_seconds.
         self._cache: dict[str, tuple[Principal | None, float]] = {}
@@ -104,7 +105,7 @@ class TokenService:
     async def authenticate(self, token: str) -> Principal | None:
         digest = hash_token(token)
         if self._admin_hash is not None and hmac.compare_digest(digest, self._admin_hash):
-            return Principal(ADMIN_ENV_PRINCIPAL, ALL_SCOPES)
+            return self._admin
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]

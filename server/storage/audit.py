@@ -2,14 +2,17 @@
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 from server.errors import DataCorrupted
 from server.storage.database import Database
 
 GENESIS_HASH = "0" * 64
+_RELINK_ATTEMPTS = 3
 # What a text search of the log looks in.
 _SEARCHABLE = (
     "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
@@ -41,24 +44,44 @@ class AuditRow:
     hash: str
 
 
-def _canonical(record: AuditRecord) -> dict[str, Any]:
-    return {
-        "at": record.at.isoformat(timespec="microseconds"),
-        "principal": record.principal,
-        "request_id": record.request_id,
-        "method": record.method,
-        "path": record.path,
-        "action": record.action,
-        "target": record.target,
-        "outcome": record.outcome,
-        "status": record.status,
-        "detail": record.detail,
-    }
+def detail_json(detail: dict[str, Any]) -> str:
+    # Most entries (reads) have no detail: skip the encoder for them.
+    return json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else "{}"
 
 
-def chain_hash(prev_hash: str, entry_id: int, record: AuditRecord) -> str:
-    body = json.dumps({"entry_id": entry_id, **_canonical(record)}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+def canonical_entry(entry_id: int, record: AuditRecord, detail: str, at: str | None = None) -> str:
+    """The text an entry's hash covers: the entry as compact JSON with sorted keys (what
+    `json.dumps(..., sort_keys=True, separators=(",", ":"))` gives), written out directly because every read
+    request makes an entry and the generic encoder costs several times more. `detail` is `detail_json()`, `at` the
+    record's timestamp as stored, when the caller has it already."""
+    enc = encode_basestring_ascii
+    principal, target = record.principal, record.target
+    return (
+        f'{{"action":{enc(record.action)},"at":{enc(at or format_timestamp(record.at))},"detail":{detail},'
+        f'"entry_id":{int(entry_id)},"method":{enc(record.method)},"outcome":{enc(record.outcome)},'
+        f'"path":{enc(record.path)},"principal":{"null" if principal is None else enc(principal)},'
+        f'"request_id":{enc(record.request_id)},"status":{int(record.status)},'
+        f'"target":{"null" if target is None else enc(target)}}}'
+    )
+
+
+def format_timestamp(at: datetime) -> str:
+    """`at.isoformat(timespec="microseconds")`. For UTC times (every entry the server makes) the text up to the
+    second is reused from the previous call: most entries of a batch share their second, and isoformat is slow."""
+    global _last_second
+    if at.tzinfo is not UTC:
+        return at.isoformat(timespec="microseconds")
+    second = (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    if _last_second[0] != second:
+        _last_second = (second, at.replace(microsecond=0).isoformat()[:-6])  # without the "+00:00"
+    return f"{_last_second[1]}.{at.microsecond:06d}+00:00"
+
+
+_last_second: tuple[tuple[int, ...], str] = ((), "")
+
+
+def chain_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
 def _from_row(row) -> AuditRow:
@@ -83,48 +106,71 @@ class ChainBreak:
     reason: str
 
 
+def _link(records: list[AuditRecord], head: tuple[int, str]) -> tuple[list[Any], tuple[int, str]]:
+    """The insert parameters of `records` chained onto `head`, and the head after them."""
+    last_id, prev_hash = head
+    values: list[Any] = []
+    for record in records:
+        last_id += 1
+        detail, at = detail_json(record.detail), format_timestamp(record.at)
+        digest = chain_hash(prev_hash, canonical_entry(last_id, record, detail, at))
+        values += (
+            last_id,
+            at,
+            record.principal,
+            record.request_id,
+            record.method,
+            record.path,
+            record.action,
+            record.target,
+            record.outcome,
+            record.status,
+            detail,
+            prev_hash,
+            digest,
+        )
+        prev_hash = digest
+    return values, (last_id, prev_hash)
+
+
+def _insert_sql(rows: int) -> str:
+    # One multi-row INSERT rather than executemany: the database thread then takes the GIL once per batch.
+    return (
+        "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, outcome, "
+        "status, detail, prev_hash, hash) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    )
+
+
 class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # (entry id, hash) of the newest entry, as far as this process knows.
+        self._head: tuple[int, str] | None = None
 
     async def append_batch(self, records: list[AuditRecord]) -> None:
-        """Link and insert a batch in one transaction. The head is read inside the transaction, so a batch
-        always links on the row committed before it."""
-        async with self._db.transaction() as conn:
-            async with conn.execute("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1") as cur:
-                row = await cur.fetchone()
-            last_id, prev_hash = (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
-            values = []
-            for record in records:
-                last_id += 1
-                digest = chain_hash(prev_hash, last_id, record)
-                c = _canonical(record)
-                values.append(
-                    (
-                        last_id,
-                        c["at"],
-                        record.principal,
-                        record.request_id,
-                        record.method,
-                        record.path,
-                        record.action,
-                        record.target,
-                        record.outcome,
-                        record.status,
-                        json.dumps(record.detail, sort_keys=True, separators=(",", ":")),
-                        prev_hash,
-                        digest,
-                    )
-                )
-                prev_hash = digest
-            # One multi-row INSERT rather than executemany: the writer thread then releases and retakes the GIL
-            # once per batch instead of once per row, which would stall the event loop at every handoff.
-            rows_sql = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(values))
-            await conn.execute(
-                "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, "
-                f"outcome, status, detail, prev_hash, hash) VALUES {rows_sql}",
-                [field for row in values for field in row],
-            )
+        """Link a batch onto the head of the chain and insert it as one statement: atomic on its own, and one
+        round trip to the database thread (each costs more than hashing a row). The head is kept in memory; the
+        entry id primary key turns an append by anyone else since it was read into a constraint error, on which
+        the head is read again and the batch relinked."""
+        for _ in range(_RELINK_ATTEMPTS):
+            if self._head is None:
+                self._head = await self._read_head()
+            head = self._head
+            values, new_head = _link(records, head)
+            try:
+                await self._db.execute(_insert_sql(len(records)), values)
+            except sqlite3.IntegrityError:
+                self._head = await self._read_head()
+                if self._head == head:
+                    raise  # not a moved head: the rows themselves are refused
+                continue
+            self._head = new_head
+            return
+        raise sqlite3.IntegrityError(f"audit head kept moving; {len(records)} entries not written")
+
+    async def _read_head(self) -> tuple[int, str]:
+        row = await self._db.fetchone("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1")
+        return (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
 
     async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
         """Newest first. `words` must each occur (case-insensitively) in the principal, action, target, outcome,
@@ -164,7 +210,9 @@ class AuditRepository:
                 try:
                     # A tampered `at` or `detail` may not even parse: that is a broken entry, not a crash.
                     row = _from_row(raw)
-                    digest = chain_hash(prev_hash, row.entry_id, row.record)
+                    digest = chain_hash(
+                        prev_hash, canonical_entry(row.entry_id, row.record, detail_json(row.record.detail))
+                    )
                 except (TypeError, ValueError) as exc:
                     return checked, ChainBreak(expected_id, f"entry cannot be read: {exc}")
                 if digest != row.hash:

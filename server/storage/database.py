@@ -114,9 +114,10 @@ class Database:
                 await asyncio.shield(conn.execute("COMMIT"))
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        """One write statement in its own transaction; returns the affected row count."""
-        async with self.transaction() as conn:
-            cursor = await conn.execute(sql, tuple(params))
+        """One write statement, atomic on its own (the connection autocommits outside BEGIN): one round trip to
+        the database thread instead of three. Returns the affected row count."""
+        async with self._write_lock:
+            cursor = await self.conn.execute(sql, tuple(params))
             return cursor.rowcount
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:

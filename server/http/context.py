@@ -1,0 +1,46 @@
+"""RequestContext: what the middlewares learn about one request (its id, its caller, its rate-limit state, the
+handler's notes for the audit) in one typed object, rather than loose string keys on the request."""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from server.http.rate_limit import RateLimitState
+    from server.services.tokens import Principal
+
+_KEY = "ops_context"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    principal: "Principal | None" = None
+    identified: bool = False  # the bearer token was looked up; `principal` is None when it matched no one
+    rate_limit: "RateLimitState | None" = None
+    audit_action: str | None = None
+    audit_target: str | None = None
+    audit_detail: dict[str, Any] = field(default_factory=dict)
+
+
+def begin_context(request: web.Request, request_id: str) -> RequestContext:
+    context = request[_KEY] = RequestContext(request_id)
+    return context
+
+
+def context_of(request: web.Request) -> RequestContext:
+    """The request's context. The request id middleware runs first and makes it; a request that never reached
+    the middlewares (aiohttp answered it itself) gets a blank one."""
+    try:
+        return request[_KEY]
+    except KeyError:
+        return begin_context(request, "-")
+
+
+def principal_of(request: web.Request) -> "Principal":
+    """The authenticated caller, for handlers behind `@requires`: the auth middleware guarantees there is one."""
+    principal = context_of(request).principal
+    if principal is None:
+        raise RuntimeError("principal_of() called on a request the auth middleware did not authenticate")
+    return principal

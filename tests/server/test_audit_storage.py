@@ -1,0 +1,158 @@
+"""The audit repository on its own: the exact text each hash covers, and a chain that stays whole when another
+writer (a second server process on the same file) appends between this one's batches."""
+
+import itertools
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.storage.audit import (
+    AuditRecord,
+    AuditRepository,
+    canonical_entry,
+    chain_hash,
+    detail_json,
+    format_timestamp,
+)
+from server.storage.database import Database
+
+
+def _reference_canonical(entry_id: int, record: AuditRecord) -> str:
+    """The definition the fast writer must match: the entry as json.dumps with sorted keys, compact."""
+    return json.dumps(
+        {
+            "entry_id": entry_id,
+            "at": record.at.isoformat(timespec="microseconds"),
+            "principal": record.principal,
+            "request_id": record.request_id,
+            "method": record.method,
+            "path": record.path,
+            "action": record.action,
+            "target": record.target,
+            "outcome": record.outcome,
+            "status": record.status,
+            "detail": record.detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=8,
+)
+_records = st.builds(
+    AuditRecord,
+    at=st.datetimes(timezones=st.just(UTC)),
+    principal=st.none() | st.text(),
+    request_id=st.text(),
+    method=st.sampled_from(["GET", "POST", "HEAD"]),
+    path=st.text(),
+    action=st.text(),
+    target=st.none() | st.text(),
+    outcome=st.text(),
+    status=st.integers(min_value=0, max_value=599),
+    detail=st.dictionaries(st.text(), _json_values, max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(entry_id=st.integers(min_value=1, max_value=2**62), record=_records)
+def test_the_hashed_text_is_the_sorted_compact_json_of_the_entry(entry_id, record):
+    assert canonical_entry(entry_id, record, detail_json(record.detail)) == _reference_canonical(entry_id, record)
+
+
+_zones = st.just(UTC) | st.builds(
+    timezone,
+    st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(
+        lambda d: timedelta(minutes=d // timedelta(minutes=1))
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(times=st.lists(st.datetimes(timezones=_zones), min_size=1, max_size=4))
+def test_stored_timestamps_are_isoformat_to_the_microsecond(times):
+    # The writer reuses the text up to the second between calls: any sequence of times must still come out exact.
+    assert [format_timestamp(at) for at in times] == [at.isoformat(timespec="microseconds") for at in times]
+
+
+def _record(n: int, **changes) -> AuditRecord:
+    fields = {
+        "at": datetime(2026, 11, 23, 8, 0, tzinfo=UTC) + timedelta(seconds=n),
+        "principal": "admin",
+        "request_id": f"req-{n}",
+        "method": "GET",
+        "path": "/ops/status",
+        "action": "GET /ops/status",
+        "target": None,
+        "outcome": "ok",
+        "status": 200,
+        "detail": {"n": n},
+    }
+    return AuditRecord(**{**fields, **changes})
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database(tmp_path / "ops.db")
+    await database.open()
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def test_a_batch_links_each_entry_on_the_one_before(db):
+    repository = AuditRepository(db)
+
+    await repository.append_batch([_record(1), _record(2)])
+    await repository.append_batch([_record(3)])
+
+    rows = await db.fetchall("SELECT * FROM audit_log ORDER BY entry_id")
+    assert [row["request_id"] for row in rows] == ["req-1", "req-2", "req-3"]
+    assert rows[0]["prev_hash"] == "0" * 64
+    for before, after in itertools.pairwise(rows):
+        assert after["prev_hash"] == before["hash"]
+    assert rows[2]["hash"] == chain_hash(rows[1]["hash"], _reference_canonical(3, _record(3)))
+
+
+async def test_appends_by_another_writer_in_between_are_linked_onto_not_overwritten(tmp_path, db):
+    ours = AuditRepository(db)
+    other_db = Database(tmp_path / "ops.db")  # another process's connections to the same file
+    await other_db.open()
+    try:
+        theirs = AuditRepository(other_db)
+        await ours.append_batch([_record(1)])
+        await theirs.append_batch([_record(2), _record(3)])
+
+        await ours.append_batch([_record(4)])  # its remembered head (entry 1) is out of date
+        await theirs.append_batch([_record(5)])
+    finally:
+        await other_db.close()
+
+    rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
+    assert [row["request_id"] for row in rows] == [f"req-{n}" for n in range(1, 6)]
+    assert await ours.verify() == (5, None)
+
+
+async def test_a_batch_the_table_refuses_is_reported_and_leaves_nothing_behind(db):
+    repository = AuditRepository(db)
+    await repository.append_batch([_record(1)])
+    await db.execute(
+        "CREATE TRIGGER refuse_req_3 BEFORE INSERT ON audit_log WHEN NEW.request_id = 'req-3' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        await repository.append_batch([_record(2), _record(3)])
+
+    await repository.append_batch([_record(4)])
+    rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
+    assert [row["request_id"] for row in rows] == ["req-1", "req-4"]
+    assert await repository.verify() == (2, None)
