@@ -60,9 +60,9 @@ async def _record(request: web.Request, status: int, outcome: str) -> None:
 def _make_record(request: web.Request, status: int, outcome: str, *, action: str | None = None) -> AuditRecord:
     context = context_of(request)
     principal = context.principal
-    if action is None:
+    if not action:
         action = context.audit_action
-        if action is None:
+        if not action:
             resource = request.match_info.route.resource
             action = f"{request.method} {resource.canonical if resource is not None else request.path}"
     return AuditRecord(

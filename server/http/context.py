@@ -29,6 +29,11 @@ def begin_context(request: web.Request, request_id: str) -> RequestContext:
     return context
 
 
+def find_context(request: web.Request) -> RequestContext | None:
+    """The request's context, or None for a request that never reached the middlewares."""
+    return request.get(_KEY)
+
+
 def context_of(request: web.Request) -> RequestContext:
     """The request's context. The request id middleware runs first and makes it; a request that never reached
     the middlewares (aiohttp answered it itself) gets a blank one."""

@@ -3,7 +3,7 @@
 from aiohttp import hdrs, web
 from multidict import istr
 
-from server.http.context import context_of
+from server.http.context import find_context
 from server.http.request_id import HEADER as REQUEST_ID_HEADER
 
 # istr names: the header map takes them without folding case again on every response.
@@ -14,14 +14,15 @@ _RESET = istr("X-RateLimit-Reset")
 
 
 async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    context = context_of(request)
+    context = find_context(request)
     headers = response.headers
     headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
-    headers[_REQUEST_ID] = context.request_id
-    if context.principal is not None or hdrs.AUTHORIZATION in request.headers:
+    if context is not None:
+        headers[_REQUEST_ID] = context.request_id
+    if hdrs.AUTHORIZATION in request.headers or (context is not None and context.principal is not None):
         # Authenticated answers are about one caller's view of the system: no cache may keep them.
         headers[hdrs.CACHE_CONTROL] = "no-store"
-    limit = context.rate_limit
+    limit = context.rate_limit if context is not None else None
     if limit is not None:
         headers[_LIMIT] = str(limit.limit)
         headers[_REMAINING] = str(limit.remaining)

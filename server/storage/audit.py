@@ -1,10 +1,14 @@
 """AuditRepository: the append-only, hash-chained audit log."""
 
+import functools
 import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+# The json module's own C string escaper (what json.dumps uses with ensure_ascii): not in its documented API, but
+# present since Python 2.6 and the fastest exact way to write a JSON string.
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
@@ -13,6 +17,10 @@ from server.storage.database import Database
 
 GENESIS_HASH = "0" * 64
 _RELINK_ATTEMPTS = 3
+_COLUMNS = 13
+# SQLite before 3.32 binds at most 999 variables to a statement, later ones 32766: a batch larger than one
+# statement takes (a full batch of the default 200 rows never does).
+_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // _COLUMNS
 # What a text search of the log looks in.
 _SEARCHABLE = (
     "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
@@ -56,11 +64,13 @@ def canonical_entry(entry_id: int, record: AuditRecord, detail: str, at: str | N
     record's timestamp as stored, when the caller has it already."""
     enc = encode_basestring_ascii
     principal, target = record.principal, record.target
+    # `:d` refuses anything but an int (a status of 401.5 or "401" read back from a tampered row is an error, not
+    # a number quietly rounded into a matching hash).
     return (
         f'{{"action":{enc(record.action)},"at":{enc(at or format_timestamp(record.at))},"detail":{detail},'
-        f'"entry_id":{int(entry_id)},"method":{enc(record.method)},"outcome":{enc(record.outcome)},'
+        f'"entry_id":{entry_id:d},"method":{enc(record.method)},"outcome":{enc(record.outcome)},'
         f'"path":{enc(record.path)},"principal":{"null" if principal is None else enc(principal)},'
-        f'"request_id":{enc(record.request_id)},"status":{int(record.status)},'
+        f'"request_id":{enc(record.request_id)},"status":{record.status:d},'
         f'"target":{"null" if target is None else enc(target)}}}'
     )
 
@@ -72,9 +82,11 @@ def format_timestamp(at: datetime) -> str:
     if at.tzinfo is not UTC:
         return at.isoformat(timespec="microseconds")
     second = (at.year, at.month, at.day, at.hour, at.minute, at.second)
-    if _last_second[0] != second:
-        _last_second = (second, at.replace(microsecond=0).isoformat()[:-6])  # without the "+00:00"
-    return f"{_last_second[1]}.{at.microsecond:06d}+00:00"
+    cached_second, prefix = _last_second  # one read: the pair is replaced whole, never half
+    if cached_second != second:
+        prefix = at.replace(microsecond=0).isoformat()[:-6]  # without the "+00:00"
+        _last_second = (second, prefix)
+    return f"{prefix}.{at.microsecond:06d}+00:00"
 
 
 _last_second: tuple[tuple[int, ...], str] = ((), "")
@@ -133,11 +145,12 @@ def _link(records: list[AuditRecord], head: tuple[int, str]) -> tuple[list[Any],
     return values, (last_id, prev_hash)
 
 
+@functools.cache
 def _insert_sql(rows: int) -> str:
     # One multi-row INSERT rather than executemany: the database thread then takes the GIL once per batch.
     return (
         "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, outcome, "
-        "status, detail, prev_hash, hash) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+        "status, detail, prev_hash, hash) VALUES " + ", ".join(["(" + ", ".join("?" * _COLUMNS) + ")"] * rows)
     )
 
 
@@ -152,6 +165,10 @@ class AuditRepository:
         round trip to the database thread (each costs more than hashing a row). The head is kept in memory; the
         entry id primary key turns an append by anyone else since it was read into a constraint error, on which
         the head is read again and the batch relinked."""
+        for start in range(0, len(records), _ROWS_PER_STATEMENT):
+            await self._append(records[start : start + _ROWS_PER_STATEMENT])
+
+    async def _append(self, records: list[AuditRecord]) -> None:
         for _ in range(_RELINK_ATTEMPTS):
             if self._head is None:
                 self._head = await self._read_head()
@@ -169,7 +186,13 @@ class AuditRepository:
         raise sqlite3.IntegrityError(f"audit head kept moving; {len(records)} entries not written")
 
     async def _read_head(self) -> tuple[int, str]:
-        row = await self._db.fetchone("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1")
+        # On the writer, in a write transaction: the reader may be inside a long read (a verify) and see an old
+        # snapshot, which would make a moved head look unmoved. Only at start and after a conflict.
+        async with (
+            self._db.transaction() as conn,
+            conn.execute("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1") as cursor,
+        ):
+            row = await cursor.fetchone()
         return (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
 
     async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
@@ -210,9 +233,9 @@ class AuditRepository:
                 try:
                     # A tampered `at` or `detail` may not even parse: that is a broken entry, not a crash.
                     row = _from_row(raw)
-                    digest = chain_hash(
-                        prev_hash, canonical_entry(row.entry_id, row.record, detail_json(row.record.detail))
-                    )
+                    # The stored texts of `at` and `detail` are what the writer hashed: hash them as they are, so
+                    # no edit hides behind a value that reads back the same.
+                    digest = chain_hash(prev_hash, canonical_entry(row.entry_id, row.record, raw["detail"], raw["at"]))
                 except (TypeError, ValueError) as exc:
                     return checked, ChainBreak(expected_id, f"entry cannot be read: {exc}")
                 if digest != row.hash:

@@ -115,7 +115,9 @@ class Database:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement, atomic on its own (the connection autocommits outside BEGIN): one round trip to
-        the database thread instead of three. Returns the affected row count."""
+        the database thread instead of three. Returns the affected row count. A caller cancelled while waiting
+        cannot tell whether it ran: the statement still runs to the end on the database thread (before anything
+        the writer does next, as the thread takes its work in order)."""
         async with self._write_lock:
             cursor = await self.conn.execute(sql, tuple(params))
             return cursor.rowcount

@@ -212,8 +212,24 @@ class TestHashChain:
             ("at", "'2025-01-01T00:00:00.000000+00:00'"),
             ("detail", "'not json'"),
             ("at", "'yesterday'"),
+            ("detail", "'[]'"),
+            ("detail", "'{ }'"),
+            ("status", "401.5"),
+            ("at", "replace(at, 'T', ' ')"),
         ],
-        ids=["outcome", "status", "principal", "detail", "at", "detail-not-json", "at-not-a-date"],
+        ids=[
+            "outcome",
+            "status",
+            "principal",
+            "detail",
+            "at",
+            "detail-not-json",
+            "at-not-a-date",
+            "detail-other-empty-value",
+            "detail-same-value-other-text",
+            "status-not-an-int",
+            "at-same-time-other-text",
+        ],
     )
     async def test_a_tampered_entry_is_named(self, ops, column, value):
         await self._some_history(ops)

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from server.storage.audit import (
@@ -76,8 +76,19 @@ _zones = st.just(UTC) | st.builds(
 )
 
 
+_NOON = datetime(2026, 11, 23, 12, 0, 0, 500, tzinfo=UTC)
+
+
 @settings(max_examples=300, deadline=None)
 @given(times=st.lists(st.datetimes(timezones=_zones), min_size=1, max_size=4))
+# Times that differ in one field only: each must miss the cache of the time before it.
+@example(times=[_NOON, _NOON.replace(year=2025)])
+@example(times=[_NOON, _NOON.replace(month=10)])
+@example(times=[_NOON, _NOON.replace(day=22)])
+@example(times=[_NOON, _NOON.replace(hour=11)])
+@example(times=[_NOON, _NOON.replace(minute=1)])
+@example(times=[_NOON, _NOON.replace(second=1)])
+@example(times=[_NOON, _NOON.replace(microsecond=0)])
 def test_stored_timestamps_are_isoformat_to_the_microsecond(times):
     # The writer reuses the text up to the second between calls: any sequence of times must still come out exact.
     assert [format_timestamp(at) for at in times] == [at.isoformat(timespec="microseconds") for at in times]
@@ -156,3 +167,31 @@ async def test_a_batch_the_table_refuses_is_reported_and_leaves_nothing_behind(d
     rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
     assert [row["request_id"] for row in rows] == ["req-1", "req-4"]
     assert await repository.verify() == (2, None)
+
+
+async def test_a_batch_larger_than_one_statement_takes_is_written_whole_and_linked(db, monkeypatch):
+    monkeypatch.setattr("server.storage.audit._ROWS_PER_STATEMENT", 2)
+    repository = AuditRepository(db)
+
+    await repository.append_batch([_record(n) for n in range(1, 6)])
+
+    rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
+    assert [row["request_id"] for row in rows] == [f"req-{n}" for n in range(1, 6)]
+    assert await repository.verify() == (5, None)
+
+
+async def test_a_moved_head_is_found_even_while_a_long_read_is_open(tmp_path, db):
+    ours = AuditRepository(db)
+    other_db = Database(tmp_path / "ops.db")
+    await other_db.open()
+    try:
+        await ours.append_batch([_record(1)])
+        async with db.reading() as conn:  # a verify walking the log holds an old snapshot on the reader
+            await (await conn.execute("SELECT count(*) FROM audit_log")).fetchone()
+            await AuditRepository(other_db).append_batch([_record(2)])
+
+            await ours.append_batch([_record(3)])
+    finally:
+        await other_db.close()
+
+    assert await ours.verify() == (3, None)
