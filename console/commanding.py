@@ -37,7 +37,11 @@ async def run_confirmed(
         except OpsClientError as exc:
             report_error(app, exc, title)
             return None
-        choice = await app.push_screen_wait(ConfirmDialog(required.plan, required.expires_in, clock=app.clock))
+        dialog = ConfirmDialog(required.plan, required.expires_in, clock=app.clock)
+        choice = await app.push_screen_wait(dialog)
+        if choice is ConfirmChoice.AMEND:
+            params = CommandParams(reason=dialog.reason)
+            continue
         if choice is ConfirmChoice.REREQUEST:
             continue
         if choice is not ConfirmChoice.CONFIRM:
@@ -51,7 +55,11 @@ async def run_confirmed(
                 return None
             problem = f"Server: {exc.code} — {exc.detail or exc}"
             dialog = ConfirmDialog(required.plan, 0, clock=app.clock, problem=problem)
-            if await app.push_screen_wait(dialog) is ConfirmChoice.REREQUEST:
+            choice = await app.push_screen_wait(dialog)
+            if choice is ConfirmChoice.AMEND:
+                params = CommandParams(reason=dialog.reason)
+                continue
+            if choice is ConfirmChoice.REREQUEST:
                 continue
             app.notify("Cancelled; nothing was executed.", title=title)
             return None

@@ -12,12 +12,17 @@ Mode = Literal["live", "dry-run", "unknown"]
 ComponentState = Literal["running", "stopped", "restarting"]
 
 
+REASON_MAX_LENGTH = 200
+
+
 class CommandParams(BaseModel):
     """What a command may carry besides its name. Bound into the confirm token like the rest."""
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=200, description="Why the operator runs this command")
+    reason: str | None = Field(
+        default=None, max_length=REASON_MAX_LENGTH, description="Why the operator runs this command"
+    )
 
 
 class ComponentStatus(BaseModel):

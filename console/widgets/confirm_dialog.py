@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
+from console.widgets.reason_prompt import ReasonPrompt
 from shared.control import ConfirmationPlan
 
 # The countdown turns to the warning colour for its last seconds.
@@ -25,6 +26,7 @@ class ConfirmChoice(StrEnum):
     CONFIRM = "confirm"
     CANCEL = "cancel"
     REREQUEST = "rerequest"
+    AMEND = "amend"  # the operator changed the reason: the token is bound to the old params, so request anew
 
 
 class ConfirmDialog(ModalScreen[ConfirmChoice]):
@@ -33,6 +35,7 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         Binding("n", "cancel", "Cancel", id="cancel"),
         Binding("escape", "cancel", "Cancel", show=False, id="cancel.escape"),
         Binding("r", "rerequest", "Request again", id="rerequest"),
+        Binding("e", "reason", "Reason", id="reason"),
     ]
 
     remaining: reactive[int] = reactive(0)
@@ -51,6 +54,8 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         super().__init__()
         self.plan = plan
         self.problem = problem
+        # What the operator wants the reason to be; differs from the plan's after an AMEND.
+        self.reason = plan.params.reason
         self._clock = clock
         self._deadline = clock() + expires_in
         self.set_reactive(ConfirmDialog.remaining, max(0, expires_in))
@@ -153,3 +158,11 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
     def action_rerequest(self) -> None:
         if self.expired:
             self.dismiss(ConfirmChoice.REREQUEST)
+
+    def action_reason(self) -> None:
+        def amend(reason: str | None) -> None:
+            if reason is not None and reason != (self.plan.params.reason or ""):
+                self.reason = reason or None
+                self.dismiss(ConfirmChoice.AMEND)
+
+        self.app.push_screen(ReasonPrompt(self.plan.params.reason), amend)

@@ -11,9 +11,11 @@ from console_harness import (
     wait_until,
 )
 from textual.pilot import Pilot
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Static
 
 from console.widgets.confirm_dialog import ConfirmDialog
+from console.widgets.reason_prompt import ReasonPrompt
+from server.keys import AUDIT
 from shared.control import CommandParams
 
 
@@ -165,3 +167,72 @@ class TestConfirmDialog:
             await pilot.press("y")
             await wait_until(pilot, lambda: component_state(console.app, "mt5_bridge") == "stopped")
             assert len(console.transport.confirms()) == 2
+
+
+def reason_prompt_of(console: ConsoleUnderTest) -> ReasonPrompt | None:
+    screen = console.app.screen
+    return screen if isinstance(screen, ReasonPrompt) else None
+
+
+async def type_reason(pilot: Pilot, console: ConsoleUnderTest, text: str) -> None:
+    await pilot.press("e")
+    await wait_until(pilot, lambda: reason_prompt_of(console) is not None, what="the reason prompt")
+    prompt = reason_prompt_of(console)
+    assert prompt is not None
+    prompt.query_one("#reason", Input).value = text
+    await pilot.press("enter")
+
+
+class TestReason:
+    def test_snapshot_reason_prompt(self, snap_compare, make_console: Callable[..., ConsoleUnderTest]) -> None:
+        console = make_console()
+
+        async def open_prompt(pilot: Pilot) -> None:
+            await open_dialog(pilot, console, "connector", "x")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: reason_prompt_of(console) is not None, what="the reason prompt")
+            await pilot.press(*"maintenance")
+
+        assert snap_compare(console.app, terminal_size=(80, 24), run_before=open_prompt)
+
+    async def test_a_reason_is_requested_anew_shown_and_sent_with_the_confirm(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            first = await open_dialog(pilot, console, "execution_engine", "r")
+
+            await type_reason(pilot, console, "  maintenance window OPS-42 ")
+            await wait_until(pilot, lambda: dialog_of(console) not in (None, first), what="a dialog for the reason")
+            dialog = dialog_of(console)
+            assert dialog is not None
+            values = [str(label.content) for label in dialog.query(".plan-value")]
+            assert values[2] == "reason=maintenance window OPS-42"
+            # The token of the first dialog was bound to no reason: a second first step asked for one with it.
+            assert [c.get("params") for c in console.transport.commands()] == [
+                {},
+                {"reason": "maintenance window OPS-42"},
+            ]
+
+            await pilot.press("y")
+            await wait_until(pilot, lambda: component_state(console.app, "execution_engine") == "restarting")
+            [confirm] = console.transport.confirms()
+            assert confirm["params"] == {"reason": "maintenance window OPS-42"}
+        entries = plant_server.server.run(plant_server.server.app[AUDIT].recent(10, changes_only=True))
+        executed = next(e for e in entries if e.record.action == "command.execute")
+        assert executed.record.detail["params"] == {"reason": "maintenance window OPS-42"}
+
+    async def test_escape_in_the_prompt_keeps_the_dialog_and_its_token(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            dialog = await open_dialog(pilot, console, "execution_engine", "r")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: reason_prompt_of(console) is not None, what="the reason prompt")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: dialog_of(console) is dialog, what="the same dialog")
+
+            await pilot.press("y")
+            await wait_until(pilot, lambda: component_state(console.app, "execution_engine") == "restarting")
+            assert len(console.transport.commands()) == 2  # the first step and its confirm, nothing in between
