@@ -31,14 +31,19 @@ async def run_confirmed(
     operator cancelled or the server refused (the reason is shown as a notification)."""
     client = app.client
     title = f"{command} {component}"
+    required = None
+    problem: str | None = None  # why the server would not execute the last confirmation
     while True:
-        try:
-            required = await client.request_command(command, component, params)
-        except OpsClientError as exc:
-            report_error(app, exc, title)
-            return None
-        dialog = ConfirmDialog(required.plan, required.expires_in, clock=app.clock)
+        if problem is None or required is None:
+            try:
+                required = await client.request_command(command, component, params)
+            except OpsClientError as exc:
+                report_error(app, exc, title)
+                return None
+        # After a refused confirmation the dialog shows why and offers only a new request (or a new reason).
+        dialog = ConfirmDialog(required.plan, 0 if problem else required.expires_in, clock=app.clock, problem=problem)
         choice = await app.push_screen_wait(dialog)
+        problem = None
         if choice is ConfirmChoice.AMEND:
             params = CommandParams(reason=dialog.reason)
             continue
@@ -54,15 +59,7 @@ async def run_confirmed(
                 report_error(app, exc, title)
                 return None
             problem = f"Server: {exc.code} — {exc.detail or exc}"
-            dialog = ConfirmDialog(required.plan, 0, clock=app.clock, problem=problem)
-            choice = await app.push_screen_wait(dialog)
-            if choice is ConfirmChoice.AMEND:
-                params = CommandParams(reason=dialog.reason)
-                continue
-            if choice is ConfirmChoice.REREQUEST:
-                continue
-            app.notify("Cancelled; nothing was executed.", title=title)
-            return None
+            continue
         except OpsClientError as exc:
             report_error(app, exc, title)
             return None
