@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 from server.keys import PLANT, TOKENS
 from server.plant.plant import Plant
 from shared.control import CommandExecuted, ConfirmationRequired
@@ -115,37 +117,28 @@ class TestConfirmTokenRefusals:
         assert await _error(response) == "confirm_token_principal_mismatch"
         assert await ops.component_state("connector") == "running"
 
-    async def test_confirm_of_another_command_is_409_mismatch(self, ops):
-        token = await ops.request("stop", "connector")
+    @pytest.mark.parametrize(
+        ("confirmed", "named", "untouched"),
+        [
+            (("restart", "connector", None), "command", "connector"),
+            (("stop", "mt5_bridge", None), "component", "mt5_bridge"),
+            (("stop", "connector", {"reason": "something else"}), "params", "connector"),
+        ],
+        ids=["another-command", "another-component", "other-params"],
+    )
+    async def test_a_confirm_that_differs_from_the_request_is_409_mismatch_naming_what(
+        self, ops, confirmed, named, untouched
+    ):
+        token = await ops.request("stop", "connector", {"reason": "maintenance"} if named == "params" else None)
+        command, component, params = confirmed
 
-        response = await ops.confirm("restart", "connector", token)
-
-        assert response.status == 409
-        body = await response.json()
-        assert body["error"] == "confirm_token_mismatch"
-        assert "command" in body["detail"]
-        assert await ops.component_state("connector") == "running"
-
-    async def test_confirm_of_another_component_is_409_mismatch(self, ops):
-        token = await ops.request("stop", "connector")
-
-        response = await ops.confirm("stop", "mt5_bridge", token)
-
-        assert response.status == 409
-        body = await response.json()
-        assert body["error"] == "confirm_token_mismatch"
-        assert "component" in body["detail"]
-        assert await ops.component_state("mt5_bridge") == "running"
-
-    async def test_confirm_with_other_params_is_409_mismatch(self, ops):
-        token = await ops.request("stop", "connector", {"reason": "maintenance"})
-
-        response = await ops.confirm("stop", "connector", token, {"reason": "something else"})
+        response = await ops.confirm(command, component, token, params)
 
         assert response.status == 409
         body = await response.json()
         assert body["error"] == "confirm_token_mismatch"
-        assert "params" in body["detail"]
+        assert named in body["detail"]
+        assert await ops.component_state(untouched) == "running"
 
     async def test_confirm_without_the_issued_params_is_409_mismatch(self, ops):
         token = await ops.request("stop", "connector", {"reason": "maintenance"})
