@@ -29,14 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-admin-token"
 
+# The ops server as `ops-server serve` starts it; the token and the raised rate limit come the way an operator
+# would give them, from the environment.
 OPS_SERVER = textwrap.dedent(
     """
+    import os
     import sys
-    from aiohttp import web
-    from server.app import create_app
-    from server.settings import Settings
-    settings = Settings(data_dir=sys.argv[2], api_token=sys.argv[3], rate_limit_per_minute=10**9)
-    web.run_app(create_app(settings), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    from server.cli import main
+    os.environ.update(OPS_API_TOKEN=sys.argv[3], OPS_RATE_LIMIT_PER_MINUTE=str(10**9))
+    sys.exit(main(["serve", "--port", sys.argv[1], "--data-dir", sys.argv[2]]))
     """
 )
 
@@ -86,7 +87,9 @@ def wait_ready(port: int, headers: dict[str, str], timeout: float = 20.0) -> byt
 
 def start(script: str, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", script, *args], env=env, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _ms(text: str) -> float:

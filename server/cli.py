@@ -15,6 +15,7 @@ from server.clock import SystemClock
 from server.errors import OpsError
 from server.services.tokens import TokenService
 from server.settings import Settings, load_settings
+from server.startup_heap import freeze_startup_heap
 from server.storage.audit import AuditRepository
 from server.storage.database import Database
 from server.storage.tokens import TokenRepository
@@ -44,6 +45,7 @@ async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[in
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = create_app(settings)
+    app.on_startup.append(freeze_startup_heap)
     print(f"ops-server on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

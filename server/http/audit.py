@@ -4,15 +4,16 @@ trail. State-changing requests answer only once their entry is committed; reads 
 Handlers add meaning with `note_audit(request, action=..., target=..., **detail)`; nothing secret (tokens,
 bodies) is ever recorded unless a handler puts it there, and none does."""
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import OpsError
-from server.http.context import context_of
+from server.http.context import CONTEXT, context_of
 from server.keys import AUDIT, CLOCK
-from server.storage.audit import AuditRecord
+from server.storage.audit import AuditRecord, new_record
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -23,23 +24,25 @@ def note_audit(request: web.Request, *, action: str | None = None, target: str |
         context.audit_action = action
     if target is not None:
         context.audit_target = target
-    context.audit_detail.update(detail)
+    if detail:
+        if context.audit_detail is None:
+            context.audit_detail = {}
+        context.audit_detail.update(detail)
 
 
 @web.middleware
 async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
-    except OpsError as exc:
-        await _record(request, exc.status, exc.code)
+    except Exception as exc:
+        committed = _record(request, *_failure(exc))
+        if committed is not None:
+            await committed
         raise
-    except web.HTTPException as exc:
-        await _record(request, exc.status, "ok" if exc.status < 400 else f"http_{exc.status}")
-        raise
-    except Exception:
-        await _record(request, 500, "internal_error")
-        raise
-    await _record(request, response.status, "ok" if response.status < 400 else f"http_{response.status}")
+    status = response.status
+    committed = _record(request, status, _outcome(status))
+    if committed is not None:
+        await committed
     return response
 
 
@@ -49,32 +52,52 @@ async def record_intent(request: web.Request, action: str) -> None:
     await request.app[AUDIT].record_durable(_make_record(request, 0, "executing", action=action))
 
 
-async def _record(request: web.Request, status: int, outcome: str) -> None:
+def _record(request: web.Request, status: int, outcome: str) -> Awaitable[None] | None:
+    """Queue the request's entry. A read's goes with the next batch (None: nothing to wait for); a change's
+    comes back as an awaitable that resolves once it is committed. Not a coroutine itself: reads are the hot
+    path, and they have nothing to await."""
     record = _make_record(request, status, outcome)
-    if request.method in _READ_METHODS:
+    if record.method in _READ_METHODS:
         request.app[AUDIT].record(record)
-    else:
-        await request.app[AUDIT].record_durable(record)
+        return None
+    return request.app[AUDIT].record_durable(record)
+
+
+def _outcome(status: int) -> str:
+    return "ok" if status < 400 else f"http_{status}"
+
+
+def _failure(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, OpsError):
+        return exc.status, exc.code
+    if isinstance(exc, web.HTTPException):
+        return exc.status, _outcome(exc.status)
+    return 500, "internal_error"
 
 
 def _make_record(request: web.Request, status: int, outcome: str, *, action: str | None = None) -> AuditRecord:
-    context = context_of(request)
+    context = request[CONTEXT]
     principal = context.principal
+    method = request.method
     if not action:
         action = context.audit_action
         if not action:
             resource = request.match_info.route.resource
-            action = f"{request.method} {resource.canonical if resource is not None else request.path}"
-    return AuditRecord(
-        at=request.app[CLOCK].now(),
-        principal=principal.name if principal is not None else None,
-        request_id=context.request_id,
-        method=request.method,
-        path=request.path[:512],
-        action=action,
-        target=context.audit_target,
-        outcome=outcome,
-        status=status,
-        # A copy: the handler may note more detail after an intent entry was made from this request.
-        detail=dict(context.audit_detail),
+            action = f"{method} {resource.canonical if resource is not None else request.path}"
+    detail = context.audit_detail
+    # Positional, in AuditRecord's field order (new_record skips the NamedTuple's slower keyword constructor).
+    return new_record(
+        (
+            request.app[CLOCK].now(),
+            principal.name if principal is not None else None,
+            context.request_id,
+            method,
+            request.path[:512],
+            action,
+            context.audit_target,
+            outcome,
+            status,
+            # A copy: the handler may note more detail after an intent entry was made from this request.
+            dict(detail) if detail else {},
+        )
     )

@@ -8,9 +8,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import Forbidden, Unauthorized
-from server.http.context import context_of
+from server.http.context import CONTEXT
 from server.keys import TOKENS
-from server.services.tokens import Principal
+from server.services.tokens import NOT_CACHED, Principal
 
 REQUIRED_SCOPE = "required_scope"
 PUBLIC = "public"
@@ -50,7 +50,7 @@ def check_routes_declare_access(app: web.Application) -> None:
 async def identify(request: web.Request) -> Principal | None:
     """The caller's principal from the bearer token, or None. Cached on the request: the rate limiter and the
     auth middleware both ask."""
-    context = context_of(request)
+    context = request[CONTEXT]
     if context.identified:
         return context.principal
     principal = None
@@ -58,7 +58,10 @@ async def identify(request: web.Request) -> Principal | None:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token and len(token) <= 512:
-        principal = await request.app[TOKENS].authenticate(token)
+        tokens = request.app[TOKENS]
+        principal = tokens.cached(token)
+        if principal is NOT_CACHED:
+            principal = await tokens.authenticate(token)
     context.principal, context.identified = principal, True
     return principal
 

@@ -1,7 +1,7 @@
 """RequestContext: what the middlewares learn about one request (its id, its caller, its rate-limit state, the
 handler's notes for the audit) in one typed object, rather than loose string keys on the request."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -9,8 +9,6 @@ from aiohttp import web
 if TYPE_CHECKING:
     from server.http.rate_limit import RateLimitState
     from server.services.tokens import Principal
-
-_KEY = "ops_context"
 
 
 @dataclass(slots=True)
@@ -21,24 +19,30 @@ class RequestContext:
     rate_limit: "RateLimitState | None" = None
     audit_action: str | None = None
     audit_target: str | None = None
-    audit_detail: dict[str, Any] = field(default_factory=dict)
+    audit_detail: dict[str, Any] | None = None  # made by the first note: most requests (reads) have none
+
+
+CONTEXT = web.RequestKey("ops_context", RequestContext)
 
 
 def begin_context(request: web.Request, request_id: str) -> RequestContext:
-    context = request[_KEY] = RequestContext(request_id)
+    context = request[CONTEXT] = RequestContext(request_id)
     return context
 
 
 def find_context(request: web.Request) -> RequestContext | None:
     """The request's context, or None for a request that never reached the middlewares."""
-    return request.get(_KEY)
+    try:
+        return request[CONTEXT]
+    except KeyError:  # rare: most requests have one, and Request.get() is two Python calls deep
+        return None
 
 
 def context_of(request: web.Request) -> RequestContext:
     """The request's context. The request id middleware runs first and makes it; a request that never reached
     the middlewares (aiohttp answered it itself) gets a blank one."""
     try:
-        return request[_KEY]
+        return request[CONTEXT]
     except KeyError:
         return begin_context(request, "-")
 

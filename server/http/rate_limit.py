@@ -10,7 +10,7 @@ from aiohttp.typedefs import Handler
 from server.clock import Clock
 from server.errors import RateLimited
 from server.http.auth import PUBLIC, identify, required_scope
-from server.http.context import context_of
+from server.http.context import CONTEXT
 from server.keys import CLOCK, SETTINGS
 
 WINDOW_SECONDS = 60
@@ -18,51 +18,68 @@ WINDOW_SECONDS = 60
 
 class RateLimitState(NamedTuple):
     limit: int
-    remaining: int
+    count: int  # requests counted in this window, this one included
     reset: int  # epoch seconds when the window ends
+
+    @property
+    def allowed(self) -> bool:
+        return self.count <= self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+
+# tuple.__new__ straight: a NamedTuple's own constructor is a Python function, and every request makes a state.
+_new_state = tuple.__new__
 
 
 class RateLimiter:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, per_principal: int, per_address: int) -> None:
         self._clock = clock
+        self.per_principal = per_principal
+        self.per_address = per_address
         self._window = -1
         self._counts: dict[str, int] = {}
 
-    def hit(self, key: str, limit: int) -> tuple[bool, RateLimitState, int]:
-        """Count one request for `key`. Returns (allowed, state, seconds until the window resets)."""
-        now = self._clock.timestamp()
-        window = int(now // WINDOW_SECONDS)
+    def hit(self, key: str, limit: int) -> RateLimitState:
+        """Count one request for `key` against `limit` per window."""
+        window = int(self._clock.timestamp() // WINDOW_SECONDS)
         if window != self._window:
             # A new window: old counts can go, which also bounds memory to one window's callers.
             self._window, self._counts = window, {}
         counts = self._counts
         count = counts[key] = counts.get(key, 0) + 1
-        reset = (window + 1) * WINDOW_SECONDS
-        state = RateLimitState(limit, max(0, limit - count), reset)
-        return count <= limit, state, max(1, math.ceil(reset - now))
+        return _new_state(RateLimitState, (limit, count, (window + 1) * WINDOW_SECONDS))
+
+    def retry_after(self, state: RateLimitState) -> int:
+        """Whole seconds until `state`'s window ends, at least 1."""
+        return max(1, math.ceil(state.reset - self._clock.timestamp()))
 
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
 def create_rate_limiter(app: web.Application) -> None:
-    app[RATE_LIMITER] = RateLimiter(app[CLOCK])
+    settings = app[SETTINGS]
+    app[RATE_LIMITER] = RateLimiter(
+        app[CLOCK], per_principal=settings.rate_limit_per_minute, per_address=settings.rate_limit_anon_per_minute
+    )
 
 
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    app = request.app
-    settings = app[SETTINGS]
+    limiter = request.app[RATE_LIMITER]
     principal = None if required_scope(request) == PUBLIC else await identify(request)
     if principal is not None:
-        key, limit = "principal:" + principal.name, settings.rate_limit_per_minute
+        state = limiter.hit("principal:" + principal.name, limiter.per_principal)
     else:
-        key, limit = f"addr:{request.remote}", settings.rate_limit_anon_per_minute
-    allowed, state, retry_after = app[RATE_LIMITER].hit(key, limit)
-    context_of(request).rate_limit = state
-    if not allowed:
+        state = limiter.hit(f"addr:{request.remote}", limiter.per_address)
+    request[CONTEXT].rate_limit = state
+    if state.count > state.limit:
+        retry_after = limiter.retry_after(state)
         raise RateLimited(
-            f"rate limit of {limit} requests per minute exceeded; retry in {retry_after} s",
+            f"rate limit of {state.limit} requests per minute exceeded; retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
     return await handler(request)

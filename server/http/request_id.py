@@ -6,10 +6,12 @@ import re
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import istr
 
 from server.http.context import begin_context, context_of
 
 HEADER = "X-Request-ID"
+_HEADER = istr(HEADER)  # an istr finds the header without folding the name's case on every request
 _SAFE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Ids need to be unique, not unguessable: 128 bits from a generator seeded from the OS once (and again in a forked
 # child, so two workers never share a sequence) rather than a system call for randomness on every request. Not a
@@ -28,7 +30,7 @@ def request_id_of(request: web.Request) -> str:
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    incoming = request.headers.get(HEADER, "")
+    incoming = request.headers.get(_HEADER, "")
     # Never echo arbitrary caller text into logs and headers: only a plain token is taken as given.
     begin_context(request, incoming if incoming and _SAFE.match(incoming) else new_request_id())
     return await handler(request)

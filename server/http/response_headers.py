@@ -14,16 +14,19 @@ _RESET = istr("X-RateLimit-Reset")
 
 
 async def add_response_headers(request: web.Request, response: web.StreamResponse) -> None:
-    context = find_context(request)
     headers = response.headers
     headers[hdrs.X_CONTENT_TYPE_OPTIONS] = "nosniff"
-    if context is not None:
-        headers[_REQUEST_ID] = context.request_id
-    if hdrs.AUTHORIZATION in request.headers or (context is not None and context.principal is not None):
+    context = find_context(request)
+    if context is None:  # aiohttp answered before any middleware ran (a malformed request)
+        if hdrs.AUTHORIZATION in request.headers:
+            headers[hdrs.CACHE_CONTROL] = "no-store"
+        return
+    headers[_REQUEST_ID] = context.request_id
+    if context.principal is not None or hdrs.AUTHORIZATION in request.headers:
         # Authenticated answers are about one caller's view of the system: no cache may keep them.
         headers[hdrs.CACHE_CONTROL] = "no-store"
-    limit = context.rate_limit if context is not None else None
+    limit = context.rate_limit
     if limit is not None:
         headers[_LIMIT] = str(limit.limit)
-        headers[_REMAINING] = str(limit.remaining)
+        headers[_REMAINING] = str(max(0, limit.limit - limit.count))
         headers[_RESET] = str(limit.reset)

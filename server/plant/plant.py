@@ -20,7 +20,7 @@ from shared.control import (
 
 LIFECYCLE: tuple[Command, ...] = ("start", "stop", "restart")
 MAX_POSITIONS = 12
-SNAPSHOT_MAX_AGE = timedelta(seconds=1)
+SNAPSHOT_MAX_AGE_SECONDS = 1.0
 
 
 class CommandRefused(Conflict):
@@ -76,7 +76,7 @@ class Plant:
         self._epoch = secrets.token_hex(4)
         # Bumped on every change of anything a snapshot shows.
         self._revision = 0
-        self._snapshot: tuple[int, StatusSnapshot] | None = None
+        self._snapshot: tuple[int, StatusSnapshot, float] | None = None  # (revision, snapshot, taken at)
         # Components in the middle of a restart: most reads have none to settle.
         self._restarting: set[str] = set()
 
@@ -91,13 +91,16 @@ class Plant:
 
     def snapshot(self) -> StatusSnapshot:
         """The plant as of now. Reads are far more frequent than changes, so a snapshot is reused while nothing
-        changed, for at most SNAPSHOT_MAX_AGE (its `as_of` says when it was taken)."""
-        now = self._settle()
+        changed, for at most SNAPSHOT_MAX_AGE_SECONDS (its `as_of` says when it was taken). Every status request
+        asks, so the reuse check reads the clock as a plain timestamp, not a datetime."""
+        if self._restarting:
+            self._settle()
+        taken = self._clock.timestamp()
         cached = self._snapshot
-        if cached is not None and cached[0] == self._revision and now - cached[1].as_of < SNAPSHOT_MAX_AGE:
+        if cached is not None and cached[0] == self._revision and taken - cached[2] < SNAPSHOT_MAX_AGE_SECONDS:
             return cached[1]
-        snapshot = self._build_snapshot(now)
-        self._snapshot = (self._revision, snapshot)
+        snapshot = self._build_snapshot(self._clock.now())
+        self._snapshot = (self._revision, snapshot, taken)
         return snapshot
 
     def _build_snapshot(self, now: datetime) -> StatusSnapshot:

@@ -5,7 +5,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # The json module's own C string escaper (what json.dumps uses with ensure_ascii): not in its documented API, but
 # present since Python 2.6 and the fastest exact way to write a JSON string.
@@ -44,6 +44,18 @@ class AuditRecord(NamedTuple):
     detail: dict[str, Any]
 
 
+def new_record(fields: tuple[Any, ...]) -> AuditRecord:
+    """An AuditRecord from its fields in order, for the request path (`AuditRecord(...)` runs a Python-level
+    constructor; this does not)."""
+    if len(fields) != _RECORD_FIELDS:
+        raise TypeError(f"an audit record has {_RECORD_FIELDS} fields, not {len(fields)}")
+    return _tuple_new(AuditRecord, fields)
+
+
+_tuple_new = tuple.__new__
+_RECORD_FIELDS = len(AuditRecord._fields)
+
+
 @dataclass(frozen=True)
 class AuditRow:
     entry_id: int
@@ -75,21 +87,71 @@ def canonical_entry(entry_id: int, record: AuditRecord, detail: str, at: str | N
     )
 
 
+class EntryTemplates:
+    """canonical_entry() for the write path, where the parts of entries repeat: a console polling status makes
+    the same action, path, outcome and caller by the thousand. Those parts are encoded once per distinct
+    combination; each row then costs only its time, id and request id. Produces exactly canonical_entry()'s text
+    (a property test holds them together); `at` must come from format_timestamp(), which writes nothing JSON
+    would escape."""
+
+    def __init__(self, max_shapes: int = 1024) -> None:
+        self._max_shapes = max_shapes  # paths are the caller's to choose: keep a bounded number
+        self._parts: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+
+    def canonical(self, entry_id: int, record: AuditRecord, detail: str, at: str) -> str:
+        shape = (
+            record.action,
+            record.method,
+            record.outcome,
+            record.path,
+            record.principal,
+            record.status,
+            record.target,
+            detail,
+        )
+        parts = self._parts.get(shape)
+        if parts is None:
+            parts = self._remember(shape)
+        before_at, before_entry_id, before_request_id, after_request_id = parts
+        return (
+            f'{before_at}"{at}"{before_entry_id}{entry_id:d}{before_request_id}'
+            f"{encode_basestring_ascii(record.request_id)}{after_request_id}"
+        )
+
+    def _remember(self, shape: tuple[Any, ...]) -> tuple[str, str, str, str]:
+        action, method, outcome, path, principal, status, target, detail = shape
+        enc = encode_basestring_ascii
+        parts = (
+            f'{{"action":{enc(action)},"at":',
+            f',"detail":{detail},"entry_id":',
+            f',"method":{enc(method)},"outcome":{enc(outcome)},"path":{enc(path)},'
+            f'"principal":{"null" if principal is None else enc(principal)},"request_id":',
+            f',"status":{status:d},"target":{"null" if target is None else enc(target)}}}',
+        )
+        if len(self._parts) >= self._max_shapes:
+            self._parts.clear()
+        self._parts[shape] = parts
+        return parts
+
+
 def format_timestamp(at: datetime) -> str:
     """`at.isoformat(timespec="microseconds")`. For UTC times (every entry the server makes) the text up to the
     second is reused from the previous call: most entries of a batch share their second, and isoformat is slow."""
-    global _last_second
+    global _current_second
     if at.tzinfo is not UTC:
         return at.isoformat(timespec="microseconds")
-    second = (at.year, at.month, at.day, at.hour, at.minute, at.second)
-    cached_second, prefix = _last_second  # one read: the pair is replaced whole, never half
-    if cached_second != second:
-        prefix = at.replace(microsecond=0).isoformat()[:-6]  # without the "+00:00"
-        _last_second = (second, prefix)
+    start, end, prefix = _current_second  # one read: the triple is replaced whole, never half
+    if not start <= at < end:
+        start = at.replace(microsecond=0)
+        prefix = start.isoformat()[:-6]  # without the "+00:00"
+        if start < _LAST_SECOND:  # the very last second has no end to cache
+            _current_second = (start, start + _ONE_SECOND, prefix)
     return f"{prefix}.{at.microsecond:06d}+00:00"
 
 
-_last_second: tuple[tuple[int, ...], str] = ((), "")
+_ONE_SECOND = timedelta(seconds=1)
+_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
+_current_second: tuple[datetime, datetime, str] = (_LAST_SECOND, _LAST_SECOND, "")  # an empty range
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
@@ -122,10 +184,11 @@ def _link(records: list[AuditRecord], head: tuple[int, str]) -> tuple[list[Any],
     """The insert parameters of `records` chained onto `head`, and the head after them."""
     last_id, prev_hash = head
     values: list[Any] = []
+    canonical = _TEMPLATES.canonical
     for record in records:
         last_id += 1
         detail, at = detail_json(record.detail), format_timestamp(record.at)
-        digest = chain_hash(prev_hash, canonical_entry(last_id, record, detail, at))
+        digest = chain_hash(prev_hash, canonical(last_id, record, detail, at))
         values += (
             last_id,
             at,
@@ -143,6 +206,9 @@ def _link(records: list[AuditRecord], head: tuple[int, str]) -> tuple[list[Any],
         )
         prev_hash = digest
     return values, (last_id, prev_hash)
+
+
+_TEMPLATES = EntryTemplates()
 
 
 @functools.cache

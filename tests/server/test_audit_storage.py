@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from server.storage.audit import (
     AuditRecord,
     AuditRepository,
+    EntryTemplates,
     canonical_entry,
     chain_hash,
     detail_json,
@@ -68,6 +69,16 @@ def test_the_hashed_text_is_the_sorted_compact_json_of_the_entry(entry_id, recor
     assert canonical_entry(entry_id, record, detail_json(record.detail)) == _reference_canonical(entry_id, record)
 
 
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(min_value=1, max_value=2**62), _records), min_size=1, max_size=6))
+def test_the_write_path_templates_write_exactly_the_canonical_text(rows):
+    # Two shapes at most, so the cache is refilled while rows repeat and differ.
+    templates = EntryTemplates(max_shapes=2)
+    for entry_id, record in rows * 2:
+        detail, at = detail_json(record.detail), format_timestamp(record.at)
+        assert templates.canonical(entry_id, record, detail, at) == canonical_entry(entry_id, record, detail, at)
+
+
 _zones = st.just(UTC) | st.builds(
     timezone,
     st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(
@@ -89,6 +100,10 @@ _NOON = datetime(2026, 11, 23, 12, 0, 0, 500, tzinfo=UTC)
 @example(times=[_NOON, _NOON.replace(minute=1)])
 @example(times=[_NOON, _NOON.replace(second=1)])
 @example(times=[_NOON, _NOON.replace(microsecond=0)])
+# The edges of a cached second, and the first and last second there are.
+@example(times=[_NOON.replace(microsecond=999_999), _NOON.replace(second=1, microsecond=0)])
+@example(times=[datetime.max.replace(tzinfo=UTC), datetime.max.replace(microsecond=0, tzinfo=UTC)])
+@example(times=[datetime.min.replace(tzinfo=UTC), datetime.min.replace(microsecond=1, tzinfo=UTC)])
 def test_stored_timestamps_are_isoformat_to_the_microsecond(times):
     # The writer reuses the text up to the second between calls: any sequence of times must still come out exact.
     assert [format_timestamp(at) for at in times] == [at.isoformat(timespec="microseconds") for at in times]

@@ -9,7 +9,7 @@ import pytest
 
 from server.errors import Conflict, InvalidRequest
 from server.keys import DB, TOKENS
-from server.services.tokens import TokenService
+from server.services.tokens import ADMIN_ENV_PRINCIPAL, NOT_CACHED, TokenService
 from server.settings import Settings
 from server.storage.tokens import TokenRepository
 from shared.scopes import ALL_SCOPES
@@ -97,6 +97,23 @@ class TestBearerToken:
         await tokens.create("other", "ops:read")
         await tokens.revoke("other")
         assert (await client.get("/ops/status", headers=headers)).status == 401
+
+    async def test_the_cache_answers_only_what_was_checked_against_the_database(self, start_app, make_settings):
+        client = await start_app(make_settings(token_cache_seconds=3600))
+        tokens = client.app[TOKENS]
+        token = await tokens.create("reader", "ops:read")
+
+        assert tokens.cached("admin-secret").name == ADMIN_ENV_PRINCIPAL  # the configured admin needs no lookup
+        assert tokens.cached(token) is NOT_CACHED
+        assert tokens.cached("ops_nobody") is NOT_CACHED
+
+        assert (await tokens.authenticate(token)).name == "reader"
+        assert await tokens.authenticate("ops_nobody") is None
+
+        assert tokens.cached(token).name == "reader"
+        assert tokens.cached("ops_nobody") is None  # known invalid: no database trip for a repeated bad token
+        await tokens.revoke("reader")
+        assert tokens.cached(token) is NOT_CACHED
 
 
 class TestScopes:

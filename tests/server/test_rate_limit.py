@@ -121,14 +121,14 @@ async def test_a_rate_limited_command_changes_nothing(start_app, make_settings):
 
 def test_rate_limiter_forgets_old_windows():
     clock = ManualClock()
-    limiter = RateLimiter(clock)
+    limiter = RateLimiter(clock, per_principal=3, per_address=3)
     for _ in range(3):
         limiter.hit("a", 3)
-    assert limiter.hit("a", 3)[0] is False
+    assert limiter.hit("a", 3).allowed is False
 
     clock.advance(60)
 
-    allowed, state, retry_after = limiter.hit("a", 3)
-    assert allowed is True
+    state = limiter.hit("a", 3)
+    assert state.allowed is True
     assert state.remaining == 2
-    assert retry_after == 60
+    assert limiter.retry_after(state) == 60
