@@ -53,15 +53,14 @@ async def identify(request: web.Request) -> Principal | None:
     context = request[CONTEXT]
     if context.identified:
         return context.principal
-    principal = None
+    principal: Principal | None = None
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token and len(token) <= 512:
         tokens = request.app[TOKENS]
-        principal = tokens.cached(token)
-        if principal is NOT_CACHED:
-            principal = await tokens.authenticate(token)
+        known = tokens.cached(token)  # synchronous: a cached token costs no coroutine
+        principal = await tokens.look_up(token) if known is NOT_CACHED else known
     context.principal, context.identified = principal, True
     return principal
 

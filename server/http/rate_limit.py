@@ -18,16 +18,16 @@ WINDOW_SECONDS = 60
 
 class RateLimitState(NamedTuple):
     limit: int
-    count: int  # requests counted in this window, this one included
+    used: int  # requests counted in this window, this one included
     reset: int  # epoch seconds when the window ends
 
     @property
     def allowed(self) -> bool:
-        return self.count <= self.limit
+        return self.used <= self.limit
 
     @property
     def remaining(self) -> int:
-        return max(0, self.limit - self.count)
+        return max(0, self.limit - self.used)
 
 
 # tuple.__new__ straight: a NamedTuple's own constructor is a Python function, and every request makes a state.
@@ -76,7 +76,7 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     else:
         state = limiter.hit(f"addr:{request.remote}", limiter.per_address)
     request[CONTEXT].rate_limit = state
-    if state.count > state.limit:
+    if state.used > state.limit:
         retry_after = limiter.retry_after(state)
         raise RateLimited(
             f"rate limit of {state.limit} requests per minute exceeded; retry in {retry_after} s",

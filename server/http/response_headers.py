@@ -28,5 +28,5 @@ async def add_response_headers(request: web.Request, response: web.StreamRespons
     limit = context.rate_limit
     if limit is not None:
         headers[_LIMIT] = str(limit.limit)
-        headers[_REMAINING] = str(max(0, limit.limit - limit.count))
+        headers[_REMAINING] = str(limit.remaining)
         headers[_RESET] = str(limit.reset)

@@ -22,7 +22,8 @@ def _slug(title: str) -> str:
 class Playbook:
     def __init__(self, text: str) -> None:
         self._sections: list[Section] = []
-        title, lines = TOP, []
+        title = TOP
+        lines: list[str] = []
         for line in text.splitlines():
             if line.startswith("## "):
                 self._sections.append(Section(title, "\n".join(lines).strip()))

@@ -123,9 +123,11 @@ class TokenService:
         return NOT_CACHED
 
     async def authenticate(self, token: str) -> Principal | None:
-        principal = self.cached(token)
-        if principal is not NOT_CACHED:
-            return principal
+        known = self.cached(token)
+        return await self.look_up(token) if known is NOT_CACHED else known
+
+    async def look_up(self, token: str) -> Principal | None:
+        """Check `token` against the database and cache the answer (after cached() had none)."""
         digest = hash_token(token)
         row = await self._tokens.by_hash(digest)
         principal = None

@@ -99,6 +99,8 @@ class EntryTemplates:
         self._parts: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
 
     def canonical(self, entry_id: int, record: AuditRecord, detail: str, at: str) -> str:
+        if type(record.status) is not int:  # 200.0 would find 200's parts: refuse it as canonical_entry does
+            raise TypeError(f"an audit status must be an int, not {record.status!r}")
         shape = (
             record.action,
             record.method,

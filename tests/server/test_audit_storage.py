@@ -79,6 +79,16 @@ def test_the_write_path_templates_write_exactly_the_canonical_text(rows):
         assert templates.canonical(entry_id, record, detail, at) == canonical_entry(entry_id, record, detail, at)
 
 
+@pytest.mark.parametrize("status", [200.0, "200", True])
+def test_the_templates_refuse_a_status_that_is_not_an_int_even_when_it_equals_one(status):
+    templates = EntryTemplates()
+    record = _record(1)
+    templates.canonical(1, record, "{}", format_timestamp(record.at))  # 200's parts are cached now
+
+    with pytest.raises(TypeError, match="status"):
+        templates.canonical(2, record._replace(status=status), "{}", format_timestamp(record.at))
+
+
 _zones = st.just(UTC) | st.builds(
     timezone,
     st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(

@@ -115,6 +115,15 @@ class TestBearerToken:
         await tokens.revoke("reader")
         assert tokens.cached(token) is NOT_CACHED
 
+    async def test_the_cache_answers_nothing_once_its_time_is_up(self, start_app, make_settings):
+        client = await start_app(make_settings(token_cache_seconds=0))
+        tokens = client.app[TOKENS]
+        token = await tokens.create("reader", "ops:read")
+
+        assert (await tokens.authenticate(token)).name == "reader"
+
+        assert tokens.cached(token) is NOT_CACHED
+
 
 class TestScopes:
     async def test_token_without_ops_command_is_403_insufficient_scope_on_command(self, ops, reader_token):
