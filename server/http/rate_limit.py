@@ -76,7 +76,7 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     else:
         state = limiter.hit(f"addr:{request.remote}", limiter.per_address)
     request[CONTEXT].rate_limit = state
-    if state.used > state.limit:
+    if not state.allowed:
         retry_after = limiter.retry_after(state)
         raise RateLimited(
             f"rate limit of {state.limit} requests per minute exceeded; retry in {retry_after} s",
