@@ -9,12 +9,9 @@ from aiohttp import web
 
 from server.clock import Clock, SystemClock
 from server.http import control as control_routes
-from server.http.audit import audit_middleware
-from server.http.auth import auth_middleware, check_routes_declare_access
-from server.http.errors import error_middleware
-from server.http.rate_limit import create_rate_limiter, rate_limit_middleware
-from server.http.request_id import request_id_middleware
-from server.http.response_headers import add_response_headers
+from server.http.auth import check_routes_declare_access
+from server.http.pipeline import request_pipeline
+from server.http.rate_limit import create_rate_limiter
 from server.keys import AUDIT, CLOCK, CONTROL, DB, PLANT, SETTINGS, TOKENS
 from server.plant.plant import Plant
 from server.services.audit import AuditTrail
@@ -24,6 +21,7 @@ from server.services.playbook import Playbook
 from server.services.tokens import TokenService
 from server.settings import Settings
 from server.storage.audit import AuditRepository
+from server.storage.audit_writer import AuditWriter
 from server.storage.confirmations import ConfirmationRepository
 from server.storage.database import Database
 from server.storage.tokens import TokenRepository
@@ -35,15 +33,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant |
     clock = clock or SystemClock()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        # Order matters: the request id exists before anything can fail; errors wrap everything after it;
-        # the audit sits outside auth so refused requests are on record too.
-        middlewares=[
-            request_id_middleware,
-            error_middleware,
-            rate_limit_middleware,
-            audit_middleware,
-            auth_middleware,
-        ],
+        # One middleware running the cross-cutting stages in order (server/http/pipeline.py says why one).
+        middlewares=[request_pipeline],
     )
     app[SETTINGS] = settings
     app[CLOCK] = clock
@@ -53,7 +44,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant |
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_plant_simulation)
-    app.on_response_prepare.append(add_response_headers)
 
     control_routes.setup(app)
     check_routes_declare_access(app)
@@ -79,7 +69,12 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     created = await tokens.ensure_bootstrap_admin(settings.admin_token_file)
     if created is not None:
         log.warning("no API token existed: created an admin token, readable only by you, in %s", created)
-    audit = AuditTrail(AuditRepository(db), batch_rows=settings.audit_batch_rows, batch_ms=settings.audit_batch_ms)
+    audit = AuditTrail(
+        AuditWriter(settings.database_path, settings.audit_writer),
+        AuditRepository(db),
+        batch_rows=settings.audit_batch_rows,
+        batch_ms=settings.audit_batch_ms,
+    )
     await audit.start()
     app[TOKENS] = tokens
     app[AUDIT] = audit

@@ -12,6 +12,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from server.storage.audit_writer import WriterKind
+
 REPO_ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 
@@ -46,6 +48,9 @@ class Settings(BaseSettings):
     # Audit writes for reads are batched: at most this many rows or this long before a commit.
     audit_batch_rows: int = Field(default=200, ge=1, le=1000)  # one INSERT per batch: 13 variables a row
     audit_batch_ms: int = Field(default=20, ge=1)
+    # Where audit entries are linked, hashed and written: a process beside the server's (it keeps that work off
+    # the request path's interpreter lock), or a thread inside it.
+    audit_writer: WriterKind = WriterKind.PROCESS
 
     token_cache_seconds: float = Field(default=5.0, ge=0)
 

@@ -39,6 +39,8 @@ def make_settings(tmp_path: Path) -> MakeSettings:
             "token_cache_seconds": 0,
             # The background simulation would move positions at random: tests tick the plant by hand.
             "plant_tick_seconds": 3600,
+            # A writer process per test app would cost each a spawn; the process kind has tests of its own.
+            "audit_writer": "thread",
         }
         values.update(overrides)
         return Settings(**values)

@@ -1,4 +1,4 @@
-"""The audit middleware: every ops interaction — who, what, when, request id, outcome — goes to the audit
+"""The audit stage: every ops interaction — who, what, when, request id, outcome — goes to the audit
 trail. State-changing requests answer only once their entry is committed; reads are batched.
 
 Handlers add meaning with `note_audit(request, action=..., target=..., **detail)`; nothing secret (tokens,
@@ -8,10 +8,9 @@ from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from server.errors import OpsError
-from server.http.context import CONTEXT, context_of
+from server.http.context import RequestContext, context_of
 from server.keys import AUDIT, CLOCK
 from server.storage.audit import AuditRecord, new_record
 
@@ -30,62 +29,47 @@ def note_audit(request: web.Request, *, action: str | None = None, target: str |
         context.audit_detail.update(detail)
 
 
-@web.middleware
-async def audit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except Exception as exc:
-        committed = _record(request, *_failure(exc))
-        if committed is not None:
-            await committed
-        raise
-    status = response.status
-    committed = _record(request, status, _outcome(status))
-    if committed is not None:
-        await committed
-    return response
+def record_response(request: web.Request, context: RequestContext, status: int) -> Awaitable[None] | None:
+    """The audit stage, once the handler has answered: queue the request's entry. A read's goes with the next
+    batch (None: nothing to wait for); a change's comes back as an awaitable that resolves once it is committed,
+    to be awaited before the answer goes out. Not a coroutine itself: reads are the hot path, and they have
+    nothing to await."""
+    return _queue(request, context, status, "ok" if status < 400 else f"http_{status}")
+
+
+def record_failure(request: web.Request, context: RequestContext, exc: Exception) -> Awaitable[None] | None:
+    """The audit stage, when handling raised `exc` (a refusal by auth included): as record_response."""
+    if isinstance(exc, OpsError):
+        return _queue(request, context, exc.status, exc.code)
+    if isinstance(exc, web.HTTPException):
+        return record_response(request, context, exc.status)
+    return _queue(request, context, 500, "internal_error")
 
 
 async def record_intent(request: web.Request, action: str) -> None:
     """Commit an entry saying what is about to happen, before it happens: a change is never left unrecorded,
     even if writing its outcome fails afterwards."""
-    await request.app[AUDIT].record_durable(_make_record(request, 0, "executing", action=action))
+    await request.app[AUDIT].record_durable(_make_record(request, context_of(request), 0, "executing", action))
 
 
-def _record(request: web.Request, status: int, outcome: str) -> Awaitable[None] | None:
-    """Queue the request's entry. A read's goes with the next batch (None: nothing to wait for); a change's
-    comes back as an awaitable that resolves once it is committed. Not a coroutine itself: reads are the hot
-    path, and they have nothing to await."""
-    record = _make_record(request, status, outcome)
+def _queue(request: web.Request, context: RequestContext, status: int, outcome: str) -> Awaitable[None] | None:
+    record = _make_record(request, context, status, outcome, context.audit_action)
     if record.method in _READ_METHODS:
         request.app[AUDIT].record(record)
         return None
     return request.app[AUDIT].record_durable(record)
 
 
-def _outcome(status: int) -> str:
-    return "ok" if status < 400 else f"http_{status}"
-
-
-def _failure(exc: Exception) -> tuple[int, str]:
-    if isinstance(exc, OpsError):
-        return exc.status, exc.code
-    if isinstance(exc, web.HTTPException):
-        return exc.status, _outcome(exc.status)
-    return 500, "internal_error"
-
-
-def _make_record(request: web.Request, status: int, outcome: str, *, action: str | None = None) -> AuditRecord:
-    context = request[CONTEXT]
+def _make_record(
+    request: web.Request, context: RequestContext, status: int, outcome: str, action: str | None
+) -> AuditRecord:
     principal = context.principal
     method = request.method
     if not action:
-        action = context.audit_action
-        if not action:
-            resource = request.match_info.route.resource
-            action = f"{method} {resource.canonical if resource is not None else request.path}"
+        resource = request.match_info.route.resource
+        action = f"{method} {resource.canonical if resource is not None else request.path}"
     detail = context.audit_detail
-    # Positional, in AuditRecord's field order (new_record skips the NamedTuple's slower keyword constructor).
+    # Positional, in AuditRecord's field order.
     return new_record(
         (
             request.app[CLOCK].now(),

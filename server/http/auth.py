@@ -5,17 +5,18 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from multidict import istr
 
 from server.errors import Forbidden, Unauthorized
-from server.http.context import CONTEXT
+from server.http.context import RequestContext
 from server.keys import TOKENS
-from server.services.tokens import NOT_CACHED, Principal
+from server.services.tokens import NOT_CACHED, NotCached, Principal
 
 REQUIRED_SCOPE = "required_scope"
 PUBLIC = "public"
 AUTHENTICATED = ""  # any valid token, no particular scope
 
+_AUTHORIZATION = istr("Authorization")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ops"'}
 
 
@@ -33,8 +34,8 @@ def public(handler: Any) -> Any:
 
 
 def required_scope(request: web.Request) -> str | None:
-    route = request.match_info.route
-    return getattr(route.handler, REQUIRED_SCOPE, None)
+    """The scope the matched route declares; None when no route matched."""
+    return getattr(request.match_info.route.handler, REQUIRED_SCOPE, None)
 
 
 def check_routes_declare_access(app: web.Application) -> None:
@@ -47,37 +48,41 @@ def check_routes_declare_access(app: web.Application) -> None:
         raise RuntimeError(f"routes without @requires/@public: {', '.join(undeclared)}")
 
 
-async def identify(request: web.Request) -> Principal | None:
-    """The caller's principal from the bearer token, or None. Cached on the request: the rate limiter and the
-    auth middleware both ask."""
-    context = request[CONTEXT]
-    if context.identified:
-        return context.principal
-    principal: Principal | None = None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def _bearer_token(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get(_AUTHORIZATION, "").partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token and len(token) <= 512:
-        tokens = request.app[TOKENS]
-        known = tokens.cached(token)  # synchronous: a cached token costs no coroutine
-        principal = await tokens.look_up(token) if known is NOT_CACHED else known
-    context.principal, context.identified = principal, True
+    return token if scheme.lower() == "bearer" and token and len(token) <= 512 else None
+
+
+def identify_cached(request: web.Request, context: RequestContext) -> Principal | NotCached | None:
+    """The caller's principal (None: no valid token) when it is known without the database: no token, the admin
+    token, or one checked within the token cache's time. NOT_CACHED otherwise. Synchronous: the hot path then
+    awaits nothing."""
+    token = _bearer_token(request)
+    principal = None if token is None else request.app[TOKENS].cached(token)
+    if principal is not NOT_CACHED:
+        context.principal = principal
     return principal
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    scope = required_scope(request)
+async def identify(request: web.Request, context: RequestContext) -> Principal | None:
+    """The caller's principal, looked up in the database when the cache does not know it."""
+    principal = identify_cached(request, context)
+    if principal is NOT_CACHED:
+        principal = context.principal = await request.app[TOKENS].look_up(_bearer_token(request) or "")
+    return principal
+
+
+def authorize(request: web.Request, scope: str | None, principal: Principal | None) -> None:
+    """The auth stage: let the request through to its handler, or raise 401/403 (or the router's 404/405)."""
     if scope is None and request.match_info.http_exception is not None:
         # No route matched: let the router answer 404/405 without revealing more to anonymous callers.
         raise request.match_info.http_exception
     if scope == PUBLIC:
-        return await handler(request)
-    principal = await identify(request)
+        return
     if principal is None:
-        if "Authorization" in request.headers:
+        if _AUTHORIZATION in request.headers:
             raise Unauthorized("invalid or revoked bearer token", code="invalid_token", headers=_CHALLENGE)
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'", headers=_CHALLENGE)
     if scope and not principal.has(scope):
         raise Forbidden(f"token '{principal.name}' lacks the scope '{scope}'", code="insufficient_scope")
-    return await handler(request)

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 class RequestContext:
     request_id: str
     principal: "Principal | None" = None
-    identified: bool = False  # the bearer token was looked up; `principal` is None when it matched no one
     rate_limit: "RateLimitState | None" = None
     audit_action: str | None = None
     audit_target: str | None = None

@@ -1,10 +1,9 @@
-"""The error middleware: maps domain errors and HTTP exceptions to the route family's envelope. Nothing else
-writes an error body, and no traceback ever reaches a client."""
+"""The errors stage: maps domain errors and HTTP exceptions to the route family's envelope. Nothing else writes
+an error body, and no traceback ever reaches a client."""
 
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from server.errors import OpsError
 from server.http.families import error_body, family_of
@@ -29,23 +28,19 @@ def error_response(request: web.Request, status: int, code: str, detail: object,
     return web.json_response(body, status=status, headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except OpsError as exc:
+def response_for_error(request: web.Request, exc: Exception) -> web.Response:
+    """The answer to a request whose handling raised `exc`, in its family's envelope. An unexpected error is
+    logged with its traceback here and answered with the request id to quote, never the traceback."""
+    if isinstance(exc, OpsError):
         return error_response(request, exc.status, exc.code, exc.detail, exc.headers)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+    if isinstance(exc, web.HTTPException):
         detail = _http_detail(request, exc)
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(request, exc.status, _HTTP_CODES.get(exc.status, "http_error"), detail, headers)
-    except Exception:
-        log.exception("unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request))
-        return error_response(
-            request, 500, "internal_error", f"internal error; quote request id {request_id_of(request)}"
-        )
+    log.exception(
+        "unhandled error in %s %s (request %s)", request.method, request.path, request_id_of(request), exc_info=exc
+    )
+    return error_response(request, 500, "internal_error", f"internal error; quote request id {request_id_of(request)}")
 
 
 def _http_detail(request: web.Request, exc: web.HTTPException) -> str:

@@ -5,13 +5,12 @@ import math
 from typing import NamedTuple
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from server.clock import Clock
 from server.errors import RateLimited
-from server.http.auth import PUBLIC, identify, required_scope
-from server.http.context import CONTEXT
+from server.http.context import RequestContext
 from server.keys import CLOCK, SETTINGS
+from server.services.tokens import Principal
 
 WINDOW_SECONDS = 60
 
@@ -67,19 +66,18 @@ def create_rate_limiter(app: web.Application) -> None:
     )
 
 
-@web.middleware
-async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def enforce_rate_limit(request: web.Request, context: RequestContext, principal: Principal | None) -> None:
+    """The rate-limit stage: count the request against its caller (its token's principal, else its address) and
+    refuse it past the limit. The state goes on the context for the response headers."""
     limiter = request.app[RATE_LIMITER]
-    principal = None if required_scope(request) == PUBLIC else await identify(request)
     if principal is not None:
         state = limiter.hit("principal:" + principal.name, limiter.per_principal)
     else:
         state = limiter.hit(f"addr:{request.remote}", limiter.per_address)
-    request[CONTEXT].rate_limit = state
+    context.rate_limit = state
     if not state.allowed:
         retry_after = limiter.retry_after(state)
         raise RateLimited(
             f"rate limit of {state.limit} requests per minute exceeded; retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
-    return await handler(request)

@@ -5,10 +5,9 @@ import random
 import re
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from multidict import istr
 
-from server.http.context import begin_context, context_of
+from server.http.context import RequestContext, begin_context, context_of
 
 HEADER = "X-Request-ID"
 _HEADER = istr(HEADER)  # an istr finds the header without folding the name's case on every request
@@ -28,9 +27,8 @@ def request_id_of(request: web.Request) -> str:
     return context_of(request).request_id
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def begin_request(request: web.Request) -> RequestContext:
+    """The first stage: the request's context, under the caller's id or a new one."""
     incoming = request.headers.get(_HEADER, "")
     # Never echo arbitrary caller text into logs and headers: only a plain token is taken as given.
-    begin_context(request, incoming if incoming and _SAFE.match(incoming) else new_request_id())
-    return await handler(request)
+    return begin_context(request, incoming if incoming and _SAFE.match(incoming) else new_request_id())

@@ -10,6 +10,7 @@ import logging
 from collections import deque
 
 from server.storage.audit import AuditRecord, AuditRepository, AuditRow
+from server.storage.audit_writer import AuditWriter
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,11 @@ _Queued = tuple[AuditRecord | None, asyncio.Future[None] | None]
 
 
 class AuditTrail:
-    def __init__(self, repository: AuditRepository, *, batch_rows: int = 200, batch_ms: int = 20) -> None:
-        self._repository = repository
+    def __init__(
+        self, writer: AuditWriter, repository: AuditRepository, *, batch_rows: int = 200, batch_ms: int = 20
+    ) -> None:
+        self._writer = writer
+        self._repository = repository  # for reading the log back
         self._batch_rows = batch_rows
         self._batch_seconds = batch_ms / 1000
         # A plain deque and two events rather than an asyncio.Queue: queuing a read is on every request's path.
@@ -27,19 +31,21 @@ class AuditTrail:
         self._queued = asyncio.Event()  # something is pending
         self._waited = 0  # pending entries someone awaits
         self._waited_queued = asyncio.Event()  # one was queued: end the batch window now
-        self._writer: asyncio.Task[None] | None = None
+        self._write_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name="audit-writer")
+        await self._writer.start()
+        self._write_task = asyncio.create_task(self._write_loop(), name="audit-writer")
 
     async def stop(self) -> None:
         """Write what is queued, then stop the writer."""
         await self.flush()
-        if self._writer is not None:
-            self._writer.cancel()
+        if self._write_task is not None:
+            self._write_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
+                await self._write_task
+            self._write_task = None
+        await self._writer.stop()
 
     def record(self, record: AuditRecord) -> None:
         """Queue an entry to be committed with the next batch; nobody waits for it."""
@@ -52,7 +58,7 @@ class AuditTrail:
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
-        if self._writer is None or self._writer.done():
+        if self._write_task is None or self._write_task.done():
             await self._drain_inline()
             return
         # An empty-batch marker: when it resolves, every entry queued before it has been committed.
@@ -104,7 +110,7 @@ class AuditTrail:
         error: BaseException | None = None
         try:
             if records:
-                await self._repository.append_batch(records)
+                await self._writer.append(records)
         except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
             log.exception("audit batch of %d entries failed", len(records))
             error = exc

@@ -4,6 +4,7 @@ import functools
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,11 +17,10 @@ from server.errors import DataCorrupted
 from server.storage.database import Database
 
 GENESIS_HASH = "0" * 64
-_RELINK_ATTEMPTS = 3
 _COLUMNS = 13
 # SQLite before 3.32 binds at most 999 variables to a statement, later ones 32766: a batch larger than one
 # statement takes (a full batch of the default 200 rows never does).
-_ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // _COLUMNS
+ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // _COLUMNS
 # What a text search of the log looks in.
 _SEARCHABLE = (
     "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
@@ -44,16 +44,9 @@ class AuditRecord(NamedTuple):
     detail: dict[str, Any]
 
 
-def new_record(fields: tuple[Any, ...]) -> AuditRecord:
-    """An AuditRecord from its fields in order, for the request path (`AuditRecord(...)` runs a Python-level
-    constructor; this does not)."""
-    if len(fields) != _RECORD_FIELDS:
-        raise TypeError(f"an audit record has {_RECORD_FIELDS} fields, not {len(fields)}")
-    return _tuple_new(AuditRecord, fields)
-
-
-_tuple_new = tuple.__new__
-_RECORD_FIELDS = len(AuditRecord._fields)
+# An AuditRecord from its fields in order, for the request path: tuple.__new__ bound to the class is a C call,
+# where the NamedTuple's own constructor runs Python code with keyword handling.
+new_record = functools.partial(tuple.__new__, AuditRecord)
 
 
 @dataclass(frozen=True)
@@ -182,7 +175,7 @@ class ChainBreak:
     reason: str
 
 
-def _link(records: list[AuditRecord], head: tuple[int, str]) -> tuple[list[Any], tuple[int, str]]:
+def link(records: Sequence[AuditRecord], head: tuple[int, str]) -> tuple[list[Any], tuple[int, str]]:
     """The insert parameters of `records` chained onto `head`, and the head after them."""
     last_id, prev_hash = head
     values: list[Any] = []
@@ -214,7 +207,7 @@ _TEMPLATES = EntryTemplates()
 
 
 @functools.cache
-def _insert_sql(rows: int) -> str:
+def insert_sql(rows: int) -> str:
     # One multi-row INSERT rather than executemany: the database thread then takes the GIL once per batch.
     return (
         "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, outcome, "
@@ -223,45 +216,10 @@ def _insert_sql(rows: int) -> str:
 
 
 class AuditRepository:
+    """Reads the log: the newest entries and the walk that verifies the chain. Appending is the AuditAppender's."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
-        # (entry id, hash) of the newest entry, as far as this process knows.
-        self._head: tuple[int, str] | None = None
-
-    async def append_batch(self, records: list[AuditRecord]) -> None:
-        """Link a batch onto the head of the chain and insert it as one statement: atomic on its own, and one
-        round trip to the database thread (each costs more than hashing a row). The head is kept in memory; the
-        entry id primary key turns an append by anyone else since it was read into a constraint error, on which
-        the head is read again and the batch relinked."""
-        for start in range(0, len(records), _ROWS_PER_STATEMENT):
-            await self._append(records[start : start + _ROWS_PER_STATEMENT])
-
-    async def _append(self, records: list[AuditRecord]) -> None:
-        for _ in range(_RELINK_ATTEMPTS):
-            if self._head is None:
-                self._head = await self._read_head()
-            head = self._head
-            values, new_head = _link(records, head)
-            try:
-                await self._db.execute(_insert_sql(len(records)), values)
-            except sqlite3.IntegrityError:
-                self._head = await self._read_head()
-                if self._head == head:
-                    raise  # not a moved head: the rows themselves are refused
-                continue
-            self._head = new_head
-            return
-        raise sqlite3.IntegrityError(f"audit head kept moving; {len(records)} entries not written")
-
-    async def _read_head(self) -> tuple[int, str]:
-        # On the writer, in a write transaction: the reader may be inside a long read (a verify) and see an old
-        # snapshot, which would make a moved head look unmoved. Only at start and after a conflict.
-        async with (
-            self._db.transaction() as conn,
-            conn.execute("SELECT entry_id, hash FROM audit_log ORDER BY entry_id DESC LIMIT 1") as cursor,
-        ):
-            row = await cursor.fetchone()
-        return (row["entry_id"], row["hash"]) if row else (0, GENESIS_HASH)
 
     async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
         """Newest first. `words` must each occur (case-insensitively) in the principal, action, target, outcome,

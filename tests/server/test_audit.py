@@ -10,6 +10,7 @@ import pytest
 
 from server.keys import AUDIT, DB, SETTINGS
 from server.storage.audit import AuditRepository
+from server.storage.audit_writer import AuditWriter
 
 
 async def _rows_by_request_id(ops) -> dict[str, sqlite3.Row]:
@@ -89,19 +90,19 @@ class TestEveryRequestOnRecord:
 class TestDurability:
     async def test_a_command_whose_intent_cannot_be_recorded_does_not_run(self, ops, monkeypatch):
         confirm_token = await ops.request("stop", "connector")
-        original = AuditRepository.append_batch
+        original = AuditWriter.append
 
         async def failing_for_execution(self, records):
             if any(r.action == "command.execute" for r in records):
                 raise OSError("disk full")
             await original(self, records)
 
-        monkeypatch.setattr(AuditRepository, "append_batch", failing_for_execution)
+        monkeypatch.setattr(AuditWriter, "append", failing_for_execution)
 
         response = await ops.confirm("stop", "connector", confirm_token)
 
         assert response.status == 500
-        monkeypatch.setattr(AuditRepository, "append_batch", original)
+        monkeypatch.setattr(AuditWriter, "append", original)
         assert await ops.component_state("connector") == "running"
 
     async def test_command_entries_are_committed_before_the_response(self, ops_with):

@@ -19,6 +19,7 @@ from server.storage.audit import (
     detail_json,
     format_timestamp,
 )
+from server.storage.audit_appender import AuditAppender
 from server.storage.database import Database
 
 
@@ -144,11 +145,24 @@ async def db(tmp_path):
     await database.close()
 
 
-async def test_a_batch_links_each_entry_on_the_one_before(db):
-    repository = AuditRepository(db)
+@pytest.fixture
+def appender(db):
+    appender = AuditAppender(db.path)
+    yield appender
+    appender.close()
 
-    await repository.append_batch([_record(1), _record(2)])
-    await repository.append_batch([_record(3)])
+
+@pytest.fixture
+def another_appender(db):
+    """Another process's appender on the same file."""
+    appender = AuditAppender(db.path)
+    yield appender
+    appender.close()
+
+
+async def test_a_batch_links_each_entry_on_the_one_before(db, appender):
+    appender.append([_record(1), _record(2)])
+    appender.append([_record(3)])
 
     rows = await db.fetchall("SELECT * FROM audit_log ORDER BY entry_id")
     assert [row["request_id"] for row in rows] == ["req-1", "req-2", "req-3"]
@@ -158,65 +172,51 @@ async def test_a_batch_links_each_entry_on_the_one_before(db):
     assert rows[2]["hash"] == chain_hash(rows[1]["hash"], _reference_canonical(3, _record(3)))
 
 
-async def test_appends_by_another_writer_in_between_are_linked_onto_not_overwritten(tmp_path, db):
-    ours = AuditRepository(db)
-    other_db = Database(tmp_path / "ops.db")  # another process's connections to the same file
-    await other_db.open()
-    try:
-        theirs = AuditRepository(other_db)
-        await ours.append_batch([_record(1)])
-        await theirs.append_batch([_record(2), _record(3)])
+async def test_appends_by_another_writer_in_between_are_linked_onto_not_overwritten(db, appender, another_appender):
+    ours, theirs = appender, another_appender
+    ours.append([_record(1)])
+    theirs.append([_record(2), _record(3)])
 
-        await ours.append_batch([_record(4)])  # its remembered head (entry 1) is out of date
-        await theirs.append_batch([_record(5)])
-    finally:
-        await other_db.close()
+    ours.append([_record(4)])  # its remembered head (entry 1) is out of date
+    theirs.append([_record(5)])
 
     rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
     assert [row["request_id"] for row in rows] == [f"req-{n}" for n in range(1, 6)]
-    assert await ours.verify() == (5, None)
+    assert await AuditRepository(db).verify() == (5, None)
 
 
-async def test_a_batch_the_table_refuses_is_reported_and_leaves_nothing_behind(db):
-    repository = AuditRepository(db)
-    await repository.append_batch([_record(1)])
+async def test_a_batch_the_table_refuses_is_reported_and_leaves_nothing_behind(db, appender):
+    appender.append([_record(1)])
     await db.execute(
         "CREATE TRIGGER refuse_req_3 BEFORE INSERT ON audit_log WHEN NEW.request_id = 'req-3' "
         "BEGIN SELECT RAISE(ABORT, 'refused'); END"
     )
 
     with pytest.raises(sqlite3.IntegrityError, match="refused"):
-        await repository.append_batch([_record(2), _record(3)])
+        appender.append([_record(2), _record(3)])
 
-    await repository.append_batch([_record(4)])
+    appender.append([_record(4)])
     rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
     assert [row["request_id"] for row in rows] == ["req-1", "req-4"]
-    assert await repository.verify() == (2, None)
+    assert await AuditRepository(db).verify() == (2, None)
 
 
-async def test_a_batch_larger_than_one_statement_takes_is_written_whole_and_linked(db, monkeypatch):
-    monkeypatch.setattr("server.storage.audit._ROWS_PER_STATEMENT", 2)
-    repository = AuditRepository(db)
+async def test_a_batch_larger_than_one_statement_takes_is_written_whole_and_linked(db, appender, monkeypatch):
+    monkeypatch.setattr("server.storage.audit_appender.ROWS_PER_STATEMENT", 2)
 
-    await repository.append_batch([_record(n) for n in range(1, 6)])
+    appender.append([_record(n) for n in range(1, 6)])
 
     rows = await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")
     assert [row["request_id"] for row in rows] == [f"req-{n}" for n in range(1, 6)]
-    assert await repository.verify() == (5, None)
+    assert await AuditRepository(db).verify() == (5, None)
 
 
-async def test_a_moved_head_is_found_even_while_a_long_read_is_open(tmp_path, db):
-    ours = AuditRepository(db)
-    other_db = Database(tmp_path / "ops.db")
-    await other_db.open()
-    try:
-        await ours.append_batch([_record(1)])
-        async with db.reading() as conn:  # a verify walking the log holds an old snapshot on the reader
-            await (await conn.execute("SELECT count(*) FROM audit_log")).fetchone()
-            await AuditRepository(other_db).append_batch([_record(2)])
+async def test_a_moved_head_is_found_even_while_a_long_read_is_open(db, appender, another_appender):
+    appender.append([_record(1)])
+    async with db.reading() as conn:  # a verify walking the log holds an old snapshot on the reader
+        await (await conn.execute("SELECT count(*) FROM audit_log")).fetchone()
+        another_appender.append([_record(2)])
 
-            await ours.append_batch([_record(3)])
-    finally:
-        await other_db.close()
+        appender.append([_record(3)])
 
-    assert await ours.verify() == (3, None)
+    assert await AuditRepository(db).verify() == (3, None)

@@ -1,0 +1,132 @@
+"""AuditWriter: runs the AuditAppender off the event loop, in a process of its own or on a thread of its own.
+
+In a process (what the server uses by default) the linking, hashing and inserting of every entry run beside the
+server instead of inside it: every read request makes an entry, and in the server's process that work competes
+for the one interpreter lock with serving requests. The process is `python -m server.storage.audit_process`;
+batches go to it over its stdin and its answers come back over its stdout, on the event loop's own pipes, so no
+thread of the server's wakes for them. On a thread (tests, or a caller who wants one process) the same
+appender runs under the server's lock."""
+
+import asyncio
+import logging
+import os
+import pickle
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from pathlib import Path
+
+from server.storage.audit import AuditRecord
+from server.storage.audit_appender import AuditAppender
+
+log = logging.getLogger(__name__)
+
+_LENGTH_BYTES = 4  # each message is its length, big-endian, then its bytes
+_STOP_SECONDS = 10.0
+
+
+class WriterKind(StrEnum):
+    PROCESS = "process"
+    THREAD = "thread"
+
+
+class AuditWriteFailed(Exception):
+    """A batch was not written (or its fate is unknown): its waiters must not take it as committed."""
+
+
+def frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(_LENGTH_BYTES, "big") + payload
+
+
+class AuditWriter:
+    def __init__(self, path: Path, kind: WriterKind = WriterKind.PROCESS) -> None:
+        self._path = path
+        self._kind = kind
+        self._lock = asyncio.Lock()  # one batch in flight: answers come back in order, one per batch
+        self._process: asyncio.subprocess.Process | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._appender: AuditAppender | None = None
+
+    async def start(self) -> None:
+        """Start the process or thread and open the database there: a writer that cannot write fails now."""
+        if self._kind is WriterKind.THREAD:
+            # One thread: an sqlite3 connection is used on the thread that made it.
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+            self._appender = await asyncio.get_running_loop().run_in_executor(self._thread, AuditAppender, self._path)
+        else:
+            async with self._lock:
+                await self._spawn()
+
+    async def append(self, records: Sequence[AuditRecord]) -> None:
+        """Append a batch to the chain; returns once it is committed, raises AuditWriteFailed if it was not."""
+        if self._thread is not None and self._appender is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._thread, self._appender.append, records)
+            except Exception as exc:
+                raise AuditWriteFailed(f"{type(exc).__name__}: {exc}") from exc
+            return
+        async with self._lock:
+            if self._process is None:
+                # The last one died or was stopped mid-batch; a new one reads the head from the file.
+                await self._spawn()
+            assert self._process is not None and self._process.stdin is not None
+            # Plain tuples: a NamedTuple pickles as a class call per row, several times the cost.
+            self._process.stdin.write(frame(pickle.dumps([tuple(r) for r in records], pickle.HIGHEST_PROTOCOL)))
+            await self._answer()
+
+    async def stop(self) -> None:
+        if self._thread is not None:
+            thread, appender = self._thread, self._appender
+            self._thread = self._appender = None
+            if appender is not None:
+                await asyncio.get_running_loop().run_in_executor(thread, appender.close)
+            thread.shutdown(wait=False)  # its one task is done
+            return
+        async with self._lock:
+            process, self._process = self._process, None
+            if process is None:
+                return
+            assert process.stdin is not None
+            process.stdin.close()  # end of input: the process closes its database and exits
+            try:
+                await asyncio.wait_for(process.wait(), _STOP_SECONDS)
+            except TimeoutError:
+                log.error("the audit writer process did not exit in %.0f s; killing it", _STOP_SECONDS)
+                process.kill()
+                await process.wait()
+
+    async def _spawn(self) -> None:
+        # The child imports the very `server` package this process runs, wherever it came from.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "server.storage.audit_process",
+            str(self._path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        await self._answer()  # its first answer says whether it opened the database
+
+    async def _answer(self) -> None:
+        """Read the process's answer to the last message: empty when all went well, else what went wrong."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        try:
+            length = int.from_bytes(await process.stdout.readexactly(_LENGTH_BYTES), "big")
+            answer = (await process.stdout.readexactly(length)).decode()
+        except BaseException as exc:
+            # Died, or this wait was cancelled mid-answer: either way the exchange is out of step. Whether the
+            # batch was committed is unknown, so it counts as failed, and the next batch gets a new process.
+            self._process = None
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+                log.error("the audit writer process exited with %s", process.returncode)
+                raise AuditWriteFailed(f"the audit writer process exited with {process.returncode}") from None
+            raise
+        if answer:
+            raise AuditWriteFailed(answer)
