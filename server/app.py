@@ -31,11 +31,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant | None = None) -> web.Application:
     clock = clock or SystemClock()
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        # One middleware running the cross-cutting stages in order (server/http/pipeline.py says why one).
-        middlewares=[request_pipeline],
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    # One middleware running the cross-cutting stages in order (server/http/pipeline.py says why one).
+    app.middlewares.append(request_pipeline(app))
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[PLANT] = plant or Plant(clock, seed=settings.plant_seed, restart_seconds=settings.restart_seconds)

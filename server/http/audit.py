@@ -29,50 +29,71 @@ def note_audit(request: web.Request, *, action: str | None = None, target: str |
         context.audit_detail.update(detail)
 
 
-def record_response(request: web.Request, context: RequestContext, status: int) -> Awaitable[None] | None:
+def record_response(
+    app: web.Application, request: web.Request, context: RequestContext, status: int
+) -> Awaitable[None] | None:
     """The audit stage, once the handler has answered: queue the request's entry. A read's goes with the next
     batch (None: nothing to wait for); a change's comes back as an awaitable that resolves once it is committed,
     to be awaited before the answer goes out. Not a coroutine itself: reads are the hot path, and they have
     nothing to await."""
-    return _queue(request, context, status, "ok" if status < 400 else f"http_{status}")
+    return _queue(app, request, context, status, "ok" if status < 400 else f"http_{status}")
 
 
-def record_failure(request: web.Request, context: RequestContext, exc: Exception) -> Awaitable[None] | None:
+def record_failure(
+    app: web.Application, request: web.Request, context: RequestContext, exc: Exception
+) -> Awaitable[None] | None:
     """The audit stage, when handling raised `exc` (a refusal by auth included): as record_response."""
     if isinstance(exc, OpsError):
-        return _queue(request, context, exc.status, exc.code)
+        return _queue(app, request, context, exc.status, exc.code)
     if isinstance(exc, web.HTTPException):
-        return record_response(request, context, exc.status)
-    return _queue(request, context, 500, "internal_error")
+        return record_response(app, request, context, exc.status)
+    return _queue(app, request, context, 500, "internal_error")
 
 
 async def record_intent(request: web.Request, action: str) -> None:
     """Commit an entry saying what is about to happen, before it happens: a change is never left unrecorded,
     even if writing its outcome fails afterwards."""
-    await request.app[AUDIT].record_durable(_make_record(request, context_of(request), 0, "executing", action))
+    app = request.app
+    await app[AUDIT].record_durable(_make_record(app, request, context_of(request), 0, "executing", action))
 
 
-def _queue(request: web.Request, context: RequestContext, status: int, outcome: str) -> Awaitable[None] | None:
-    record = _make_record(request, context, status, outcome, context.audit_action)
+def _queue(
+    app: web.Application, request: web.Request, context: RequestContext, status: int, outcome: str
+) -> Awaitable[None] | None:
+    record = _make_record(app, request, context, status, outcome, context.audit_action)
     if record.method in _READ_METHODS:
-        request.app[AUDIT].record(record)
+        app[AUDIT].record(record)
         return None
-    return request.app[AUDIT].record_durable(record)
+    return app[AUDIT].record_durable(record)
+
+
+# "GET /ops/status" for each route, made once: the route a request matched does not change.
+_ROUTE_ACTIONS: dict[web.AbstractRoute, str] = {}
+
+
+def _route_action(request: web.Request, method: str) -> str:
+    route = request.match_info.route
+    action = _ROUTE_ACTIONS.get(route)
+    if action is None:
+        resource = route.resource
+        if resource is None:  # the router's own answer (404, 405): a route made for this request alone
+            return f"{method} {request.path}"
+        action = _ROUTE_ACTIONS[route] = f"{method} {resource.canonical}"
+    return action
 
 
 def _make_record(
-    request: web.Request, context: RequestContext, status: int, outcome: str, action: str | None
+    app: web.Application, request: web.Request, context: RequestContext, status: int, outcome: str, action: str | None
 ) -> AuditRecord:
     principal = context.principal
     method = request.method
     if not action:
-        resource = request.match_info.route.resource
-        action = f"{method} {resource.canonical if resource is not None else request.path}"
+        action = _route_action(request, method)
     detail = context.audit_detail
     # Positional, in AuditRecord's field order.
     return new_record(
         (
-            request.app[CLOCK].now(),
+            app[CLOCK].now(),
             principal.name if principal is not None else None,
             context.request_id,
             method,

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import istr
 
 from server.errors import Forbidden, Unauthorized
@@ -33,9 +34,10 @@ def public(handler: Any) -> Any:
     return handler
 
 
-def required_scope(request: web.Request) -> str | None:
-    """The scope the matched route declares; None when no route matched."""
-    return getattr(request.match_info.route.handler, REQUIRED_SCOPE, None)
+def required_scope(handler: Handler) -> str | None:
+    """The scope `handler` declares; None for the router's own handler when no route matched. (Middlewares inside
+    the caller's wrap the handler with its attributes copied, so the declaration is still found.)"""
+    return getattr(handler, REQUIRED_SCOPE, None)
 
 
 def check_routes_declare_access(app: web.Application) -> None:
@@ -54,22 +56,24 @@ def _bearer_token(request: web.Request) -> str | None:
     return token if scheme.lower() == "bearer" and token and len(token) <= 512 else None
 
 
-def identify_cached(request: web.Request, context: RequestContext) -> Principal | NotCached | None:
+def identify_cached(
+    app: web.Application, request: web.Request, context: RequestContext
+) -> Principal | NotCached | None:
     """The caller's principal (None: no valid token) when it is known without the database: no token, the admin
     token, or one checked within the token cache's time. NOT_CACHED otherwise. Synchronous: the hot path then
     awaits nothing."""
     token = _bearer_token(request)
-    principal = None if token is None else request.app[TOKENS].cached(token)
+    principal = None if token is None else app[TOKENS].cached(token)
     if principal is not NOT_CACHED:
         context.principal = principal
     return principal
 
 
-async def identify(request: web.Request, context: RequestContext) -> Principal | None:
+async def identify(app: web.Application, request: web.Request, context: RequestContext) -> Principal | None:
     """The caller's principal, looked up in the database when the cache does not know it."""
-    principal = identify_cached(request, context)
+    principal = identify_cached(app, request, context)
     if principal is NOT_CACHED:
-        principal = context.principal = await request.app[TOKENS].look_up(_bearer_token(request) or "")
+        principal = context.principal = await app[TOKENS].look_up(_bearer_token(request) or "")
     return principal
 
 

@@ -79,7 +79,8 @@ async def whoami(request: web.Request) -> web.Response:
 @routes.get("/ops/status")
 @requires(Scope.OPS_READ)
 async def status(request: web.Request) -> web.Response:
-    body = request.app[STATUS_BODY].encode(request.app[CONTROL].status())
+    app = request.app
+    body = app[STATUS_BODY].encode(app[CONTROL].status())
     return web.Response(body=body, content_type="application/json")
 
 

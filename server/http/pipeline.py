@@ -14,7 +14,7 @@ after it; a rate-limited request is refused before the audit (a flood cannot gro
 audited; every answer, errors included, gets the common headers."""
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from server.http.audit import record_failure, record_response
 from server.http.auth import PUBLIC, authorize, identify, identify_cached, required_scope
@@ -25,36 +25,42 @@ from server.http.response_headers import add_response_headers
 from server.services.tokens import NOT_CACHED
 
 
-@web.middleware
-async def request_pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
-    context = begin_request(request)
-    try:
-        scope = required_scope(request)
-        principal = None
-        if scope != PUBLIC:
-            principal = identify_cached(request, context)
-            if principal is NOT_CACHED:
-                principal = await identify(request, context)
-        enforce_rate_limit(request, context, principal)
+def request_pipeline(app: web.Application) -> Middleware:
+    """The one middleware of `app`. Bound to it so the stages reach its services directly, not through each
+    request (a request finds its application through two properties)."""
+
+    @web.middleware
+    async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        context = begin_request(request)
         try:
-            authorize(request, scope, principal)
-            response = await handler(request)
-        except Exception as exc:
-            committed = record_failure(request, context, exc)
+            scope = required_scope(handler)
+            principal = None
+            if scope != PUBLIC:
+                principal = identify_cached(app, request, context)
+                if principal is NOT_CACHED:
+                    principal = await identify(app, request, context)
+            enforce_rate_limit(app, request, context, principal)
+            try:
+                authorize(request, scope, principal)
+                response = await handler(request)
+            except Exception as exc:
+                committed = record_failure(app, request, context, exc)
+                if committed is not None:
+                    await committed
+                raise
+            committed = record_response(app, request, context, response.status)
             if committed is not None:
                 await committed
-            raise
-        committed = record_response(request, context, response.status)
-        if committed is not None:
-            await committed
-    except web.HTTPException as exc:
-        if exc.status >= 400:
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                response = response_for_error(request, exc)
+            else:  # a redirect: aiohttp sends the exception itself
+                add_response_headers(request, context, exc)
+                raise
+        except Exception as exc:
             response = response_for_error(request, exc)
-        else:  # a redirect: aiohttp sends the exception itself
-            add_response_headers(request, context, exc)
-            raise
-    except Exception as exc:
-        response = response_for_error(request, exc)
-    if not response.prepared:  # a streamed response got its headers from prepare_stream
-        add_response_headers(request, context, response)
-    return response
+        if not response.prepared:  # a streamed response got its headers from prepare_stream
+            add_response_headers(request, context, response)
+        return response
+
+    return pipeline

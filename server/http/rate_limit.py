@@ -28,6 +28,11 @@ class RateLimitState(NamedTuple):
     def remaining(self) -> int:
         return max(0, self.limit - self.used)
 
+    def header_values(self) -> tuple[str, str, str]:
+        """X-RateLimit-Limit, -Remaining and -Reset."""
+        limit, used, reset = self
+        return str(limit), str(limit - used if used < limit else 0), str(reset)
+
 
 # tuple.__new__ straight: a NamedTuple's own constructor is a Python function, and every request makes a state.
 _new_state = tuple.__new__
@@ -66,10 +71,12 @@ def create_rate_limiter(app: web.Application) -> None:
     )
 
 
-def enforce_rate_limit(request: web.Request, context: RequestContext, principal: Principal | None) -> None:
+def enforce_rate_limit(
+    app: web.Application, request: web.Request, context: RequestContext, principal: Principal | None
+) -> None:
     """The rate-limit stage: count the request against its caller (its token's principal, else its address) and
     refuse it past the limit. The state goes on the context for the response headers."""
-    limiter = request.app[RATE_LIMITER]
+    limiter = app[RATE_LIMITER]
     if principal is not None:
         state = limiter.hit("principal:" + principal.name, limiter.per_principal)
     else:

@@ -27,9 +27,7 @@ def add_response_headers(request: web.Request, context: RequestContext, response
         headers[_CACHE_CONTROL] = "no-store"
     limit = context.rate_limit
     if limit is not None:
-        headers[_LIMIT] = str(limit.limit)
-        headers[_REMAINING] = str(limit.remaining)
-        headers[_RESET] = str(limit.reset)
+        headers[_LIMIT], headers[_REMAINING], headers[_RESET] = limit.header_values()
 
 
 async def prepare_stream(request: web.Request, response: web.StreamResponse) -> None:
