@@ -30,13 +30,19 @@ def note_audit(request: web.Request, *, action: str | None = None, target: str |
 
 
 def record_response(
-    app: web.Application, request: web.Request, context: RequestContext, status: int
+    app: web.Application, request: web.Request, context: RequestContext, status: int, outcome: str | None = None
 ) -> Awaitable[None] | None:
     """The audit stage, once the handler has answered: queue the request's entry. A read's goes with the next
     batch (None: nothing to wait for); a change's comes back as an awaitable that resolves once it is committed,
     to be awaited before the answer goes out. Not a coroutine itself: reads are the hot path, and they have
-    nothing to await."""
-    return _queue(app, request, context, status, "ok" if status < 400 else f"http_{status}")
+    nothing to await. `outcome` defaults to "ok" below 400, else "http_<status>"."""
+    if outcome is None:
+        outcome = "ok" if status < 400 else f"http_{status}"
+    record = _make_record(app, request, context, status, outcome, context.audit_action)
+    if record.method in _READ_METHODS:
+        app[AUDIT].record(record)
+        return None
+    return app[AUDIT].record_durable(record)
 
 
 def record_failure(
@@ -44,10 +50,10 @@ def record_failure(
 ) -> Awaitable[None] | None:
     """The audit stage, when handling raised `exc` (a refusal by auth included): as record_response."""
     if isinstance(exc, OpsError):
-        return _queue(app, request, context, exc.status, exc.code)
+        return record_response(app, request, context, exc.status, exc.code)
     if isinstance(exc, web.HTTPException):
         return record_response(app, request, context, exc.status)
-    return _queue(app, request, context, 500, "internal_error")
+    return record_response(app, request, context, 500, "internal_error")
 
 
 async def record_intent(request: web.Request, action: str) -> None:
@@ -57,28 +63,15 @@ async def record_intent(request: web.Request, action: str) -> None:
     await app[AUDIT].record_durable(_make_record(app, request, context_of(request), 0, "executing", action))
 
 
-def _queue(
-    app: web.Application, request: web.Request, context: RequestContext, status: int, outcome: str
-) -> Awaitable[None] | None:
-    record = _make_record(app, request, context, status, outcome, context.audit_action)
-    if record.method in _READ_METHODS:
-        app[AUDIT].record(record)
-        return None
-    return app[AUDIT].record_durable(record)
-
-
 # "GET /ops/status" for each route, made once: the route a request matched does not change.
 _ROUTE_ACTIONS: dict[web.AbstractRoute, str] = {}
 
 
-def _route_action(request: web.Request, method: str) -> str:
-    route = request.match_info.route
-    action = _ROUTE_ACTIONS.get(route)
-    if action is None:
-        resource = route.resource
-        if resource is None:  # the router's own answer (404, 405): a route made for this request alone
-            return f"{method} {request.path}"
-        action = _ROUTE_ACTIONS[route] = f"{method} {resource.canonical}"
+def _route_action(route: web.AbstractRoute, method: str, path: str) -> str:
+    resource = route.resource
+    if resource is None:  # the router's own answer (404, 405): a route made for this request alone
+        return f"{method} {path}"
+    action = _ROUTE_ACTIONS[route] = f"{method} {resource.canonical}"
     return action
 
 
@@ -88,7 +81,8 @@ def _make_record(
     principal = context.principal
     method = request.method
     if not action:
-        action = _route_action(request, method)
+        route = request.match_info.route
+        action = _ROUTE_ACTIONS.get(route) or _route_action(route, method, request.path)
     detail = context.audit_detail
     # Positional, in AuditRecord's field order.
     return new_record(
