@@ -87,7 +87,7 @@ def _make_record(
     # Positional, in AuditRecord's field order.
     return new_record(
         (
-            app[CLOCK].now(),
+            app[CLOCK].timestamp(),
             principal.name if principal is not None else None,
             context.request_id,
             method,

@@ -38,7 +38,10 @@ class ControlService:
 
     async def recent_audit(self, limit: int, *, q: str | None = None, changes_only: bool = False) -> list[AuditEntry]:
         rows = await self.audit.recent(limit, words=(q or "").split(), changes_only=changes_only)
-        return [AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **r.record._asdict()) for r in rows]
+        return [
+            AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **{**r.record._asdict(), "at": r.at})
+            for r in rows
+        ]
 
     async def command(
         self,

@@ -17,6 +17,7 @@ from server.storage.audit import (
     canonical_entry,
     chain_hash,
     detail_json,
+    format_datetime,
     format_timestamp,
 )
 from server.storage.audit_appender import AuditAppender
@@ -28,7 +29,7 @@ def _reference_canonical(entry_id: int, record: AuditRecord) -> str:
     return json.dumps(
         {
             "entry_id": entry_id,
-            "at": record.at.isoformat(timespec="microseconds"),
+            "at": datetime.fromtimestamp(record.at, UTC).isoformat(timespec="microseconds"),
             "principal": record.principal,
             "request_id": record.request_id,
             "method": record.method,
@@ -44,6 +45,8 @@ def _reference_canonical(entry_id: int, record: AuditRecord) -> str:
     )
 
 
+_EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+_LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
@@ -51,7 +54,8 @@ _json_values = st.recursive(
 )
 _records = st.builds(
     AuditRecord,
-    at=st.datetimes(timezones=st.just(UTC)),
+    # Any moment a datetime can hold, as seconds since the epoch.
+    at=st.floats(min_value=_EARLIEST, max_value=_LATEST),
     principal=st.none() | st.text(),
     request_id=st.text(),
     method=st.sampled_from(["GET", "POST", "HEAD"]),
@@ -115,14 +119,22 @@ _NOON = datetime(2026, 11, 23, 12, 0, 0, 500, tzinfo=UTC)
 @example(times=[_NOON.replace(microsecond=999_999), _NOON.replace(second=1, microsecond=0)])
 @example(times=[datetime.max.replace(tzinfo=UTC), datetime.max.replace(microsecond=0, tzinfo=UTC)])
 @example(times=[datetime.min.replace(tzinfo=UTC), datetime.min.replace(microsecond=1, tzinfo=UTC)])
-def test_stored_timestamps_are_isoformat_to_the_microsecond(times):
+def test_stored_datetimes_are_isoformat_to_the_microsecond(times):
     # The writer reuses the text up to the second between calls: any sequence of times must still come out exact.
-    assert [format_timestamp(at) for at in times] == [at.isoformat(timespec="microseconds") for at in times]
+    assert [format_datetime(at) for at in times] == [at.isoformat(timespec="microseconds") for at in times]
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=st.floats(min_value=_EARLIEST, max_value=_LATEST))
+@example(at=1796032199.9999995)  # rounds up into the next second
+@example(at=0.0)
+def test_a_stored_timestamp_is_the_moment_to_the_microsecond(at):
+    assert format_timestamp(at) == datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
 
 
 def _record(n: int, **changes) -> AuditRecord:
     fields = {
-        "at": datetime(2026, 11, 23, 8, 0, tzinfo=UTC) + timedelta(seconds=n),
+        "at": datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp() + n,
         "principal": "admin",
         "request_id": f"req-{n}",
         "method": "GET",
