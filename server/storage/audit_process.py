@@ -2,9 +2,11 @@
 
 It reads batches of audit records from stdin (each a length-prefixed pickle of plain tuples, from the server
 that started it and no one else), appends each to the chain, and answers each on stdout: empty when it was
-committed, else what went wrong. Its first answer says whether it opened the database. End of input ends it."""
+committed, else what went wrong. Its first answer says whether it opened the database. End of input ends it
+(also when the server dies: the pipe closes with it)."""
 
 import pickle
+import signal
 import sys
 from typing import BinaryIO
 
@@ -28,6 +30,11 @@ def _read_message(source: BinaryIO) -> bytes | None:
 
 
 def main(argv: list[str]) -> int:
+    # Its life is the server's pipe: it ends at end of input, once the server has sent its last batch. A Ctrl-C
+    # in the terminal or a service manager's SIGTERM reaches the whole process group; taking it here would lose
+    # the batches the server writes while it shuts down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     source, out = sys.stdin.buffer, sys.stdout.buffer
     try:
         appender = AuditAppender(argv[1])
