@@ -6,7 +6,9 @@ difference in requests, so start-up and shutdown cancel out.
     python bench/request_instructions.py [--requests 300 1300] [--bare]
 
 Needs valgrind (apt-get install valgrind); takes about a minute. valgrind hides the CPU's SHA instructions, so the
-SHA-256 of the token check and of the audit chain count more here than they cost natively."""
+SHA-256 of the token check and of the audit chain count more here than they cost natively. Only the server's own
+process is counted: its audit writer process (which links, hashes and inserts the entries) runs outside valgrind;
+`OPS_AUDIT_WRITER=thread python bench/request_instructions.py` counts that work in too."""
 
 import argparse
 import asyncio

@@ -7,8 +7,9 @@ Uses wrk (apt-get install wrk) when present; otherwise a Python load generator i
 servers take turns, `--rounds` times each: on a shared virtual machine the speed of the host drifts by tens of
 percent within a minute, and alternating short rounds lets both servers see the same drift. Prints every round, then
 the median requests/s and p50/p99 latency of each server and the ratio of the medians. The ops server runs with
-every middleware (request id, errors, rate limit, audit, auth) and its audit trail on; its rate limit is raised so
-the run measures serving, not refusing."""
+every stage of its request pipeline (request id, errors, rate limit, audit, auth, response headers) and its audit
+trail on, written by its audit writer process; its rate limit is raised so the run measures serving, not
+refusing."""
 
 import argparse
 import asyncio
