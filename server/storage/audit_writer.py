@@ -43,23 +43,35 @@ class AuditWriter:
     def __init__(self, path: Path, kind: WriterKind = WriterKind.PROCESS) -> None:
         self._path = path
         self._kind = kind
+        self._running = False
         self._lock = asyncio.Lock()  # one batch in flight: answers come back in order, one per batch
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: asyncio.subprocess.Process | None = None  # None while running: start one at the next batch
         self._thread: ThreadPoolExecutor | None = None
-        self._appender: AuditAppender | None = None
+        self._appender: AuditAppender | None = None  # the thread kind's; the process keeps its own
 
     async def start(self) -> None:
-        """Start the process or thread and open the database there: a writer that cannot write fails now."""
+        """Start the process or thread and open the database there: a writer that cannot write fails now, with
+        AuditWriteFailed."""
+        if self._running:
+            raise RuntimeError("the audit writer is running already")
         if self._kind is WriterKind.THREAD:
             # One thread: an sqlite3 connection is used on the thread that made it.
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
-            self._appender = await asyncio.get_running_loop().run_in_executor(self._thread, AuditAppender, self._path)
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+            try:
+                self._appender = await asyncio.get_running_loop().run_in_executor(thread, AuditAppender, self._path)
+            except Exception as exc:
+                thread.shutdown(wait=False)
+                raise AuditWriteFailed(f"cannot open the audit log: {type(exc).__name__}: {exc}") from exc
+            self._thread = thread
         else:
             async with self._lock:
                 await self._spawn()
+        self._running = True
 
     async def append(self, records: Sequence[AuditRecord]) -> None:
         """Append a batch to the chain; returns once it is committed, raises AuditWriteFailed if it was not."""
+        if not self._running:
+            raise AuditWriteFailed("the audit writer is not running")
         if self._thread is not None and self._appender is not None:
             try:
                 await asyncio.get_running_loop().run_in_executor(self._thread, self._appender.append, records)
@@ -68,7 +80,7 @@ class AuditWriter:
             return
         async with self._lock:
             if self._process is None:
-                # The last one died or was stopped mid-batch; a new one reads the head from the file.
+                # The last one died or was cut off mid-batch; a new one reads the head from the file.
                 await self._spawn()
             assert self._process is not None and self._process.stdin is not None
             # Plain tuples: a NamedTuple pickles as a class call per row, several times the cost.
@@ -76,6 +88,8 @@ class AuditWriter:
             await self._answer()
 
     async def stop(self) -> None:
+        """Close the database and end the thread or process; later batches fail with AuditWriteFailed."""
+        self._running = False
         if self._thread is not None:
             thread, appender = self._thread, self._appender
             self._thread = self._appender = None
@@ -93,13 +107,12 @@ class AuditWriter:
                 await asyncio.wait_for(process.wait(), _STOP_SECONDS)
             except TimeoutError:
                 log.error("the audit writer process did not exit in %.0f s; killing it", _STOP_SECONDS)
-                process.kill()
-                await process.wait()
+                await self._discard(process)
 
     async def _spawn(self) -> None:
         # The child imports the very `server` package this process runs, wherever it came from.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._process = await asyncio.create_subprocess_exec(
+        process = self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "server.storage.audit_process",
@@ -108,7 +121,11 @@ class AuditWriter:
             stdout=asyncio.subprocess.PIPE,
             env=env,
         )
-        await self._answer()  # its first answer says whether it opened the database
+        try:
+            await self._answer()  # its first answer says whether it opened the database
+        except AuditWriteFailed:
+            await self._discard(process)  # it could not, and is on its way out
+            raise
 
     async def _answer(self) -> None:
         """Read the process's answer to the last message: empty when all went well, else what went wrong."""
@@ -120,13 +137,17 @@ class AuditWriter:
         except BaseException as exc:
             # Died, or this wait was cancelled mid-answer: either way the exchange is out of step. Whether the
             # batch was committed is unknown, so it counts as failed, and the next batch gets a new process.
-            self._process = None
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+            await self._discard(process)
             if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
                 log.error("the audit writer process exited with %s", process.returncode)
                 raise AuditWriteFailed(f"the audit writer process exited with {process.returncode}") from None
             raise
         if answer:
             raise AuditWriteFailed(answer)
+
+    async def _discard(self, process: asyncio.subprocess.Process) -> None:
+        if self._process is process:
+            self._process = None
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

@@ -6,10 +6,12 @@ import os
 import stat
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from server.errors import Conflict, InvalidRequest
 from server.keys import DB, TOKENS
-from server.services.tokens import ADMIN_ENV_PRINCIPAL, NOT_CACHED, TokenService
+from server.services.tokens import ADMIN_ENV_PRINCIPAL, NOT_CACHED, TokenService, hash_token
 from server.settings import Settings
 from server.storage.tokens import TokenRepository
 from shared.scopes import ALL_SCOPES
@@ -264,3 +266,43 @@ async def _raw_get(client, path: bytes, header: bytes) -> bytes:
     writer.close()
     await writer.wait_closed()
     return response
+
+
+# Hypothesis's own text() all but never draws a lone surrogate (its alphabet's branches are merged into one set
+# of code points, in which they are rare), so these draw characters from a list of branches, each as likely.
+# The surrogates surrogateescape makes of bytes that are not UTF-8, U+DC80 to U+DCFF, encode back to those bytes;
+_ESCAPED_BYTE = st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF)
+_ENCODABLE_TEXT = st.lists(st.characters() | _ESCAPED_BYTE).map("".join)
+# any other lone surrogate encodes to nothing at all.
+_ANY_TEXT = st.lists(st.characters(exclude_categories=()) | _ESCAPED_BYTE | st.characters(categories=["Cs"])).map(
+    "".join
+)
+
+
+def _reference_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _digest_or_error(digest_of, token: str) -> str:
+    try:
+        return digest_of(token)
+    except UnicodeEncodeError as exc:
+        return f"UnicodeEncodeError at {exc.start}"
+
+
+class TestHashToken:
+    @given(token=_ENCODABLE_TEXT)
+    @example(token="admin-secret")
+    @example(token="ops_\udcff\udc80")  # the bytes ff 80, as a header that is not UTF-8 reaches the server
+    def test_the_digest_is_hashlibs_sha256_of_the_surrogateescaped_utf8(self, token):
+        assert hash_token(token) == _reference_digest(token)
+
+    @given(raw=st.binary())
+    @example(raw=b"\xff\xfe not utf-8")
+    def test_a_token_decoded_with_surrogateescape_hashes_as_its_original_bytes(self, raw):
+        assert hash_token(raw.decode("utf-8", "surrogateescape")) == hashlib.sha256(raw).hexdigest()
+
+    @given(token=_ANY_TEXT)
+    @example(token="ops_\ud800")  # no bytes decode to it
+    def test_text_with_any_lone_surrogate_hashes_or_fails_exactly_as_hashlib_does(self, token):
+        assert _digest_or_error(hash_token, token) == _digest_or_error(_reference_digest, token)

@@ -1,0 +1,173 @@
+"""The AuditWriter: batches reach the chain through a writer process (the server's default) or a thread, a batch
+the table refuses is reported to its waiters, and a writer process that dies costs the batch in flight and no
+more. Spawning a process costs a tenth of a second or more, so only the tests that need one use that kind."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from server.keys import AUDIT, DB
+from server.storage.audit import AuditRecord, AuditRepository
+from server.storage.audit_writer import AuditWriteFailed, AuditWriter, WriterKind
+from server.storage.database import Database
+
+KINDS = [WriterKind.PROCESS, WriterKind.THREAD]
+
+
+def _record(n: int) -> AuditRecord:
+    return AuditRecord(
+        at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp() + n,
+        principal="admin",
+        request_id=f"req-{n}",
+        method="GET",
+        path="/ops/status",
+        action="GET /ops/status",
+        target=None,
+        outcome="ok",
+        status=200,
+        detail={"n": n},
+    )
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database(tmp_path / "ops.db")
+    await database.open()
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def make_writer(db):
+    """`await make_writer(kind)`: a started writer on `db`, stopped at the end of the test."""
+    writers: list[AuditWriter] = []
+
+    async def make(kind: WriterKind) -> AuditWriter:
+        writer = AuditWriter(db.path, kind)
+        writers.append(writer)
+        await writer.start()
+        return writer
+
+    yield make
+    for writer in writers:
+        await writer.stop()
+
+
+async def _request_ids(db: Database) -> list[str]:
+    return [row["request_id"] for row in await db.fetchall("SELECT request_id FROM audit_log ORDER BY entry_id")]
+
+
+async def _refuse_request_id(db: Database, request_id: str) -> None:
+    await db.execute(
+        f"CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.request_id = '{request_id}' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_batches_are_committed_in_order_on_an_unbroken_chain(db, make_writer, kind):
+    writer = await make_writer(kind)
+
+    await writer.append([_record(1), _record(2)])
+    await writer.append([_record(3)])
+
+    assert await _request_ids(db) == ["req-1", "req-2", "req-3"]
+    assert await AuditRepository(db).verify() == (3, None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_batch_the_table_refuses_fails_with_the_reason_and_the_next_batch_is_written(db, make_writer, kind):
+    writer = await make_writer(kind)
+    await writer.append([_record(1)])
+    await _refuse_request_id(db, "req-3")
+
+    with pytest.raises(AuditWriteFailed, match=r"^IntegrityError: refused$"):
+        await writer.append([_record(2), _record(3)])
+    await writer.append([_record(4)])
+
+    assert await _request_ids(db) == ["req-1", "req-4"]  # nothing of the refused batch, req-2 included
+    assert await AuditRepository(db).verify() == (2, None)
+
+
+async def test_a_refused_batch_does_not_cost_the_writer_process(db, make_writer):
+    writer = await make_writer(WriterKind.PROCESS)
+    child = writer._process
+    await _refuse_request_id(db, "req-1")
+
+    with pytest.raises(AuditWriteFailed):
+        await writer.append([_record(1)])
+    await writer.append([_record(2)])
+
+    assert writer._process is child
+    assert child is not None and child.returncode is None
+
+
+async def test_after_the_writer_process_dies_one_batch_fails_and_the_next_goes_to_a_new_process(db, make_writer):
+    writer = await make_writer(WriterKind.PROCESS)
+    await writer.append([_record(1)])
+    dead = writer._process
+    assert dead is not None
+    dead.kill()
+    await dead.wait()
+
+    # The exchange with the dead process fails: that batch counts as not written...
+    with pytest.raises(AuditWriteFailed, match=r"exited with -9"):
+        await writer.append([_record(2)])
+    # ...and the next one starts a new process, which links it onto what the file holds.
+    await writer.append([_record(3)])
+
+    assert writer._process is not None and writer._process is not dead
+    assert await _request_ids(db) == ["req-1", "req-3"]
+    assert await AuditRepository(db).verify() == (2, None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_writer_that_cannot_open_the_database_fails_start_and_leaves_nothing_running(tmp_path, kind):
+    writer = AuditWriter(tmp_path / "no-such-dir" / "ops.db", kind)
+
+    with pytest.raises(AuditWriteFailed, match=r"^cannot open the audit log: OperationalError: unable to open"):
+        await writer.start()
+
+    assert writer._process is None and writer._thread is None
+    with pytest.raises(AuditWriteFailed, match="not running"):
+        await writer.append([_record(1)])
+    assert writer._process is None  # a batch never starts a writer that failed to start
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stopped_writer_refuses_batches_and_starts_nothing(db, make_writer, kind):
+    writer = await make_writer(kind)
+    await writer.append([_record(1)])
+    await writer.stop()
+
+    with pytest.raises(AuditWriteFailed, match="not running"):
+        await writer.append([_record(2)])
+
+    assert writer._process is None and writer._thread is None
+    assert await _request_ids(db) == ["req-1"]
+
+
+async def test_an_app_with_a_writer_process_records_reads_and_commands_and_stops_it_on_close(ops_with):
+    ops = await ops_with(audit_writer="process")
+    writer = ops.app[AUDIT]._writer
+    child = writer._process
+    assert child is not None and child.returncode is None
+
+    response = await ops.get("/ops/status", headers={"X-Request-ID": "read-1"})
+    assert response.status == 200
+    await ops.run("stop", "connector", {"reason": "maintenance window"})
+
+    rows = await ops.audit_rows()
+    assert (rows[0]["request_id"], rows[0]["action"], rows[0]["outcome"]) == ("read-1", "GET /ops/status", "ok")
+    assert [(r["action"], r["target"], r["outcome"]) for r in rows[1:]] == [
+        ("command.request", "connector", "ok"),
+        ("command.execute", "connector", "executing"),
+        ("command.confirm", "connector", "ok"),
+    ]
+    assert await AuditRepository(ops.app[DB]).verify() == (4, None)
+    assert writer._process is child  # all of it went through the one process
+
+    await ops.client.close()
+
+    assert child.returncode == 0
