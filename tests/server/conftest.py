@@ -5,7 +5,8 @@ so a test reads as the behaviour it proves rather than as HTTP plumbing."""
 
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from server.clock import ManualClock
 from server.keys import AUDIT, PLANT, SETTINGS, TOKENS
 from server.plant.plant import Plant
 from server.settings import Settings
+from server.storage.database import Database
 
 ADMIN_PRINCIPAL = "env:OPS_API_TOKEN"
 
@@ -26,6 +28,16 @@ StartApp = Callable[..., Awaitable[TestClient]]
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database in `tmp_path`, for the storage tests that need no app."""
+    database = Database(tmp_path / "ops.db")
+    await database.open()
+    await database.migrate()
+    yield database
+    await database.close()
 
 
 @pytest.fixture

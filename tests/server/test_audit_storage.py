@@ -21,7 +21,6 @@ from server.storage.audit import (
     format_timestamp,
 )
 from server.storage.audit_appender import AuditAppender
-from server.storage.database import Database
 
 
 def _reference_canonical(entry_id: int, record: AuditRecord) -> str:
@@ -146,15 +145,6 @@ def _record(n: int, **changes) -> AuditRecord:
         "detail": {"n": n},
     }
     return AuditRecord(**{**fields, **changes})
-
-
-@pytest.fixture
-async def db(tmp_path):
-    database = Database(tmp_path / "ops.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
 
 
 @pytest.fixture

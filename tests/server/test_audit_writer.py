@@ -30,15 +30,6 @@ def _record(n: int) -> AuditRecord:
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = Database(tmp_path / "ops.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
-
-
-@pytest.fixture
 async def make_writer(db):
     """`await make_writer(kind)`: a started writer on `db`, stopped at the end of the test."""
     writers: list[AuditWriter] = []
