@@ -73,16 +73,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         batch_rows=settings.audit_batch_rows,
         batch_ms=settings.audit_batch_ms,
     )
-    await audit.start()
-    app[TOKENS] = tokens
-    app[AUDIT] = audit
-    app[CONTROL] = ControlService(
+    control = ControlService(
         plant=app[PLANT],
         playbook=Playbook.load(settings.playbook_path),
         audit=audit,
         confirmations=ConfirmationService(ConfirmationRepository(db), clock, ttl_seconds=settings.confirm_ttl_seconds),
         controller_enabled=settings.controller_enabled,
     )
+    # Last: it starts the audit writer process, which nothing after it could fail to stop.
+    await audit.start()
+    app[TOKENS] = tokens
+    app[AUDIT] = audit
+    app[CONTROL] = control
     yield
     await audit.stop()
 

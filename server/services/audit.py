@@ -10,7 +10,7 @@ import logging
 from collections import deque
 
 from server.storage.audit import AuditRecord, AuditRepository, AuditRow
-from server.storage.audit_writer import AuditWriter
+from server.storage.audit_writer import AuditWriteFailed, AuditWriter
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,16 @@ class AuditTrail:
         self._write_task = asyncio.create_task(self._write_loop(), name="audit-writer")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop the writer."""
-        await self.flush()
-        if self._write_task is not None:
-            self._write_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._write_task
-            self._write_task = None
-        await self._writer.stop()
+        """Write what is queued, then stop the writer (also when that last write fails)."""
+        try:
+            await self.flush()
+        finally:
+            if self._write_task is not None:
+                self._write_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._write_task
+                self._write_task = None
+            await self._writer.stop()
 
     def record(self, record: AuditRecord) -> None:
         """Queue an entry to be committed with the next batch; nobody waits for it."""
@@ -114,9 +116,14 @@ class AuditTrail:
         except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
             log.exception("audit batch of %d entries failed", len(records))
             error = exc
-        for future in futures:
-            if not future.done():
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+        except asyncio.CancelledError:
+            # Stopped mid-batch: whether it was committed is unknown, and its waiters must not hang on it.
+            error = AuditWriteFailed("the audit trail stopped before this entry was confirmed")
+            raise
+        finally:
+            for future in futures:
+                if not future.done():
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)

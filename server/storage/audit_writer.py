@@ -79,6 +79,10 @@ class AuditWriter:
                 raise AuditWriteFailed(f"{type(exc).__name__}: {exc}") from exc
             return
         async with self._lock:
+            if self._process is not None and self._process.returncode is not None:
+                # It died between batches (killed, out of memory): a batch written to it would only fail.
+                log.error("the audit writer process exited with %s", self._process.returncode)
+                await self._discard(self._process)
             if self._process is None:
                 # The last one died or was cut off mid-batch; a new one reads the head from the file.
                 await self._spawn()
@@ -110,10 +114,14 @@ class AuditWriter:
                 await self._discard(process)
 
     async def _spawn(self) -> None:
-        # The child imports the very `server` package this process runs, wherever it came from.
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        # The child imports the very `server` package this process runs, from where this process found it: `-P`
+        # keeps the working directory off its path, where `-m` would put it first. It needs none of the
+        # server's settings, and so is not handed its secrets (OPS_API_TOKEN).
+        env = {name: value for name, value in os.environ.items() if not name.startswith("OPS_")}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         process = self._process = await asyncio.create_subprocess_exec(
             sys.executable,
+            "-P",
             "-m",
             "server.storage.audit_process",
             str(self._path),

@@ -3,10 +3,12 @@ the table refuses is reported to its waiters, and a writer process that dies cos
 more. Spawning a process costs a tenth of a second or more, so only the tests that need one use that kind."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from server.keys import AUDIT, DB
+from server.services.audit import AuditTrail
 from server.storage.audit import AuditRecord, AuditRepository
 from server.storage.audit_writer import AuditWriteFailed, AuditWriter, WriterKind
 from server.storage.database import Database
@@ -94,7 +96,7 @@ async def test_a_refused_batch_does_not_cost_the_writer_process(db, make_writer)
     assert child is not None and child.returncode is None
 
 
-async def test_after_the_writer_process_dies_one_batch_fails_and_the_next_goes_to_a_new_process(db, make_writer):
+async def test_a_writer_process_that_died_between_batches_is_replaced_before_the_next(db, make_writer):
     writer = await make_writer(WriterKind.PROCESS)
     await writer.append([_record(1)])
     dead = writer._process
@@ -102,15 +104,36 @@ async def test_after_the_writer_process_dies_one_batch_fails_and_the_next_goes_t
     dead.kill()
     await dead.wait()
 
-    # The exchange with the dead process fails: that batch counts as not written...
-    with pytest.raises(AuditWriteFailed, match=r"exited with -9"):
-        await writer.append([_record(2)])
-    # ...and the next one starts a new process, which links it onto what the file holds.
-    await writer.append([_record(3)])
+    await writer.append([_record(2)])  # not lost to the dead one: a new process links it onto the file's head
 
     assert writer._process is not None and writer._process is not dead
-    assert await _request_ids(db) == ["req-1", "req-3"]
+    assert await _request_ids(db) == ["req-1", "req-2"]
     assert await AuditRepository(db).verify() == (2, None)
+
+
+async def test_a_batch_whose_writer_process_dies_under_it_fails_and_the_next_goes_to_a_new_one(
+    db, make_writer, monkeypatch
+):
+    writer = await make_writer(WriterKind.PROCESS)
+    await writer.append([_record(1)])
+    dying = writer._process
+    assert dying is not None
+    answer = AuditWriter._answer
+
+    async def die_before_answering(self):
+        dying.kill()
+        await answer(self)
+
+    monkeypatch.setattr(AuditWriter, "_answer", die_before_answering)
+    with pytest.raises(AuditWriteFailed, match=r"audit writer process exited"):
+        await writer.append([_record(2)])  # committed or not, nobody can say: it counts as failed
+    monkeypatch.setattr(AuditWriter, "_answer", answer)
+
+    await writer.append([_record(3)])
+
+    assert writer._process is not None and writer._process is not dying
+    assert (await _request_ids(db))[-1] == "req-3"
+    assert (await AuditRepository(db).verify())[1] is None
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -162,3 +185,45 @@ async def test_an_app_with_a_writer_process_records_reads_and_commands_and_stops
     await ops.client.close()
 
     assert child.returncode == 0
+
+
+async def test_the_writer_process_is_not_handed_the_servers_secrets(db, make_writer, monkeypatch):
+    monkeypatch.setenv("OPS_API_TOKEN", "secret-admin-token")
+    writer = await make_writer(WriterKind.PROCESS)
+    assert writer._process is not None
+
+    environment = Path(f"/proc/{writer._process.pid}/environ").read_bytes()
+
+    assert b"secret-admin-token" not in environment
+    assert b"OPS_" not in environment
+
+
+async def test_the_writer_process_imports_the_servers_code_not_the_working_directorys(
+    db, make_writer, tmp_path, monkeypatch
+):
+    decoy = tmp_path / "cwd" / "server" / "storage"
+    decoy.mkdir(parents=True)
+    for package in (decoy.parent, decoy):
+        (package / "__init__.py").write_text("")
+    (decoy / "audit_process.py").write_text("raise SystemExit(3)\n")  # what `-m` would run from here
+    monkeypatch.chdir(tmp_path / "cwd")
+
+    writer = await make_writer(WriterKind.PROCESS)
+    await writer.append([_record(1)])
+
+    assert await _request_ids(db) == ["req-1"]
+
+
+async def test_stopping_the_trail_stops_the_writer_even_when_the_last_batch_fails(db):
+    writer = AuditWriter(db.path, WriterKind.PROCESS)
+    trail = AuditTrail(writer, AuditRepository(db), batch_ms=60_000)
+    await trail.start()
+    await _refuse_request_id(db, "req-1")
+    trail.record(_record(1))
+
+    with pytest.raises(AuditWriteFailed, match="refused"):
+        await trail.stop()
+
+    assert writer._process is None
+    with pytest.raises(AuditWriteFailed, match="not running"):
+        await writer.append([_record(2)])
