@@ -1,4 +1,4 @@
-"""create_app(): wires storage, the plant, services, routes and middlewares into one aiohttp application."""
+"""create_app(): wires storage, the plant, services, routes and the request pipeline into one aiohttp application."""
 
 import asyncio
 import contextlib

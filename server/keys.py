@@ -1,4 +1,4 @@
-"""Typed keys for what the application shares between middlewares, handlers and cleanup contexts."""
+"""Typed keys for what the application shares between the pipeline's stages, handlers and cleanup contexts."""
 
 from aiohttp import web
 

@@ -1,4 +1,4 @@
-"""RequestContext: what the middlewares learn about one request (its id, its caller, its rate-limit state, the
+"""RequestContext: what the pipeline's stages learn about one request (its id, its caller, its rate-limit state, the
 handler's notes for the audit) in one typed object, rather than loose string keys on the request."""
 
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ def begin_context(request: web.Request, request_id: str) -> RequestContext:
 
 
 def find_context(request: web.Request) -> RequestContext | None:
-    """The request's context, or None for a request that never reached the middlewares."""
+    """The request's context, or None for a request that never reached the pipeline."""
     try:
         return request[CONTEXT]
     except KeyError:  # rare: most requests have one, and Request.get() is two Python calls deep
@@ -38,8 +38,8 @@ def find_context(request: web.Request) -> RequestContext | None:
 
 
 def context_of(request: web.Request) -> RequestContext:
-    """The request's context. The request id middleware runs first and makes it; a request that never reached
-    the middlewares (aiohttp answered it itself) gets a blank one."""
+    """The request's context. The request id stage runs first and makes it; a request that never reached
+    the pipeline (aiohttp answered it itself) gets a blank one."""
     try:
         return request[CONTEXT]
     except KeyError:
@@ -47,8 +47,8 @@ def context_of(request: web.Request) -> RequestContext:
 
 
 def principal_of(request: web.Request) -> "Principal":
-    """The authenticated caller, for handlers behind `@requires`: the auth middleware guarantees there is one."""
+    """The authenticated caller, for handlers behind `@requires`: the auth stage guarantees there is one."""
     principal = context_of(request).principal
     if principal is None:
-        raise RuntimeError("principal_of() called on a request the auth middleware did not authenticate")
+        raise RuntimeError("principal_of() called on a request the auth stage did not authenticate")
     return principal
