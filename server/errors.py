@@ -1,4 +1,5 @@
-"""Domain errors. Services raise these; the request pipeline's errors stage maps each to a status and the route family's envelope."""
+"""Domain errors. Services raise these; the request pipeline's errors stage maps each to a status and the route
+family's envelope."""
 
 from typing import Any
 
