@@ -1,32 +1,40 @@
-"""create_app(): wires storage, the plant, services, routes and the request pipeline into one aiohttp application."""
+"""create_app(): the application every family plugs into — settings, clock and plant, the request pipeline, the
+resources every family shares (database, audit trail, tokens, the plant's simulation) — and then each family's
+`setup(app)`, which adds its routes, its cleanup context and its keys."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from server.clock import Clock, SystemClock
-from server.http import control as control_routes
-from server.http.auth import check_routes_declare_access
+from server.http import agent, control, live, metrics, orchestration, runbooks
 from server.http.pipeline import request_pipeline
 from server.http.rate_limit import create_rate_limiter
-from server.keys import AUDIT, CLOCK, CONTROL, DB, PLANT, SETTINGS, TOKENS
+from server.http.request_metrics import setup_request_metrics
+from server.http.routes import check_routes_at_startup
+from server.keys import AUDIT, CLOCK, DB, PLANT, SETTINGS, TOKENS
 from server.plant.plant import Plant
-from server.services.audit import AuditTrail
-from server.services.confirmations import ConfirmationService
-from server.services.control import ControlService
-from server.services.playbook import Playbook
+from server.services.audit import audit_trail_for
+from server.services.housekeeping import housekeeping
 from server.services.tokens import TokenService
 from server.settings import Settings
-from server.storage.audit import AuditRepository
-from server.storage.audit_writer import AuditWriter
-from server.storage.confirmations import ConfirmationRepository
 from server.storage.database import Database
 from server.storage.tokens import TokenRepository
 
 log = logging.getLogger(__name__)
+
+# The families' setups, in the order their cleanup contexts start. A new family adds its line here.
+FAMILIES: tuple[Callable[[web.Application], None], ...] = (
+    control.setup,
+    metrics.setup,
+    runbooks.setup,
+    live.setup,
+    agent.setup,
+    orchestration.setup,
+)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant | None = None) -> web.Application:
@@ -38,55 +46,52 @@ def create_app(settings: Settings, *, clock: Clock | None = None, plant: Plant |
     app[CLOCK] = clock
     app[PLANT] = plant or Plant(clock, seed=settings.plant_seed, restart_seconds=settings.restart_seconds)
     create_rate_limiter(app)
+    setup_request_metrics(app)
 
-    app.cleanup_ctx.append(_storage)
-    app.cleanup_ctx.append(_services)
+    # The database first (nothing runs yet to be stopped if it cannot open), then the audit trail: whatever fails
+    # to start after it, aiohttp's clean-up stops its writer. Then what every family shares, then the families.
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_audit_trail)
+    app.cleanup_ctx.append(_tokens)
+    app.cleanup_ctx.append(housekeeping)  # purges expired confirmations, signs and prunes the audit log
     app.cleanup_ctx.append(_plant_simulation)
-
-    control_routes.setup(app)
-    check_routes_declare_access(app)
+    for setup in FAMILIES:
+        setup(app)
+    # First of the start-up hooks, before any cleanup context starts: routes added after create_app count too.
+    app.on_startup.insert(0, check_routes_at_startup)
     return app
 
 
-async def _storage(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    db = Database(settings.database_path)
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = Database(app[SETTINGS].database_path)
     await db.open()
-    await db.migrate()
-    app[DB] = db
+    try:
+        await db.migrate()
+        app[DB] = db
+        yield
+    finally:
+        await db.close()
+
+
+async def _audit_trail(app: web.Application) -> AsyncIterator[None]:
+    audit = audit_trail_for(app[SETTINGS], app[DB])
+    await audit.start()
+    app[AUDIT] = audit
     yield
-    await db.close()
+    await audit.stop()
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings, clock, db = app[SETTINGS], app[CLOCK], app[DB]
-    if not settings.playbook_path.is_file():
-        raise RuntimeError(f"operator playbook not found at {settings.playbook_path}; set OPS_PLAYBOOK_PATH")
+async def _tokens(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
     admin = settings.api_token.get_secret_value() if settings.api_token else None
-    tokens = TokenService(TokenRepository(db), clock, admin_token=admin, cache_seconds=settings.token_cache_seconds)
+    tokens = TokenService(
+        TokenRepository(app[DB]), app[CLOCK], admin_token=admin, cache_seconds=settings.token_cache_seconds
+    )
     created = await tokens.ensure_bootstrap_admin(settings.admin_token_file)
     if created is not None:
         log.warning("no API token existed: created an admin token, readable only by you, in %s", created)
-    audit = AuditTrail(
-        AuditWriter(settings.database_path, settings.audit_writer),
-        AuditRepository(db),
-        batch_rows=settings.audit_batch_rows,
-        batch_ms=settings.audit_batch_ms,
-    )
-    control = ControlService(
-        plant=app[PLANT],
-        playbook=Playbook.load(settings.playbook_path),
-        audit=audit,
-        confirmations=ConfirmationService(ConfirmationRepository(db), clock, ttl_seconds=settings.confirm_ttl_seconds),
-        controller_enabled=settings.controller_enabled,
-    )
-    # Last: it starts the audit writer process, which nothing after it could fail to stop.
-    await audit.start()
     app[TOKENS] = tokens
-    app[AUDIT] = audit
-    app[CONTROL] = control
     yield
-    await audit.stop()
 
 
 async def _plant_simulation(app: web.Application) -> AsyncIterator[None]:

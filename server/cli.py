@@ -1,10 +1,14 @@
-"""ops-server: serve, token create/list/revoke, migrate, audit verify."""
+"""ops-server: serve, token create/list/revoke, migrate, audit verify/prune, evidence verify."""
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +17,16 @@ from aiohttp import web
 from server.app import create_app
 from server.clock import SystemClock
 from server.errors import OpsError
+from server.http.log_redaction import install_log_redaction
+from server.http.malformed_requests import OpsAppRunner
 from server.services.tokens import TokenService
 from server.settings import Settings, load_settings
-from server.startup_heap import freeze_startup_heap
-from server.storage.audit import AuditRepository
+from server.storage.audit_checkpoints import head_file_for, prune
+from server.storage.audit_keys import key_file, load_audit_key
+from server.storage.audit_verify import verify_file
 from server.storage.database import Database
+from server.storage.evidence import head_file_for as evidence_head_file_for
+from server.storage.evidence_verify import verify_evidence_file
 from server.storage.tokens import TokenRepository
 
 
@@ -45,10 +54,10 @@ async def _with_db(settings: Settings, action: Callable[[Database], Awaitable[in
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     app = create_app(settings)
-    app.on_startup.append(freeze_startup_heap)
     print(f"ops-server on http://{settings.host}:{settings.port} (data in {settings.data_dir})", flush=True)
+    install_log_redaction()
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+        asyncio.run(_serve(app, settings.host, settings.port))
     except OSError as exc:  # the port is taken, the address is not ours, the data dir is not writable
         print(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -56,6 +65,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    """Serve `app` until SIGINT or SIGTERM, then shut down as `web.run_app` does; that one cannot be given the
+    runner that answers malformed requests itself (server/http/malformed_requests.py)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = OpsAppRunner(app, access_log=None, keepalive_timeout=75.0)  # run_app's keep-alive
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -109,20 +134,80 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    async def run(db: Database) -> int:
-        checked, broken = await AuditRepository(db).verify()
-        if broken is None:
-            print(f"audit chain holds: {checked} entries verified")
-            return 0
-        print(f"audit chain broken at entry {broken.entry_id}: {broken.reason} ({checked} entries hold before it)")
-        return 1
-
     settings = _settings(args)
     if not settings.database_path.is_file():
         # Verifying a database that is not there must not create an empty one and report that it holds.
         print(f"error: no database at {settings.database_path}", file=sys.stderr)
         return 2
-    return asyncio.run(_with_db(settings, run))
+    asyncio.run(_with_db(settings, _nothing))  # migrated first: a log from before checkpoints verifies too
+    key = load_audit_key(_configured_audit_key(settings), settings.data_dir, create=False)
+    result = verify_file(settings.database_path, key, head_file_for(settings.database_path))
+    if result.broken is not None:
+        where, reason = result.broken.entry_id, result.broken.reason
+        print(f"audit chain broken at entry {where}: {reason} ({result.checked} entries hold before it)")
+        return 1
+    print(f"audit chain holds: {result.checked} entries verified, {result.checkpoints} signed checkpoints")
+    if result.unsigned:
+        print(f"the newest {result.unsigned} entries are not signed by a checkpoint yet")
+    if result.checkpoints and not result.signatures_checked:
+        missing = key_file(settings.data_dir)
+        print(f"error: signatures NOT checked: no OPS_AUDIT_KEY and no {missing}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.database_path.is_file():
+        print(f"error: no database at {settings.database_path}", file=sys.stderr)
+        return 2
+    asyncio.run(_with_db(settings, _nothing))  # migrated first: a database from before the evidence verifies too
+    key = load_audit_key(_configured_audit_key(settings), settings.data_dir, create=False)
+    result = verify_evidence_file(settings.database_path, key, evidence_head_file_for(settings.database_path))
+    if result.broken is not None:
+        where, reason = result.broken.evidence_id, result.broken.reason
+        print(f"evidence chain broken at evidence {where}: {reason} ({result.checked} records hold before it)")
+        return 1
+    print(f"evidence chain holds: {result.checked} records verified, {result.checkpoints} signed checkpoints")
+    if result.checkpoints and not result.signatures_checked:
+        print(f"error: signatures NOT checked: no OPS_AUDIT_KEY and no {key_file(settings.data_dir)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.database_path.is_file():
+        print(f"error: no database at {settings.database_path}", file=sys.stderr)
+        return 2
+    asyncio.run(_with_db(settings, _nothing))
+    key = load_audit_key(_configured_audit_key(settings), settings.data_dir, create=True)
+    assert key is not None
+    with contextlib.closing(sqlite3.connect(settings.database_path, isolation_level=None)) as conn:
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA synchronous=FULL")
+        deleted = 0
+        while pruned := prune(conn, key, args.before.timestamp(), head_file_for(settings.database_path)):
+            deleted += pruned
+    print(f"pruned {deleted} audit entries made before {args.before.isoformat()}; the rest verify from a signed cut")
+    return 0
+
+
+async def _nothing(db: Database) -> int:
+    return 0
+
+
+def _configured_audit_key(settings: Settings) -> str | None:
+    return settings.audit_key.get_secret_value() if settings.audit_key else None
+
+
+def _date_or_time(text: str) -> datetime:
+    """A date (midnight UTC) or an ISO 8601 time (UTC unless it says otherwise)."""
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD) or ISO 8601 time: {text!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _data_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -163,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="check the hash chain; non-zero exit names the first broken link")
     _data_dir_option(verify)
     verify.set_defaults(func=cmd_audit_verify)
+    pruning = audit.add_parser("prune", help="delete entries made before a date; the rest still verify")
+    pruning.add_argument("--before", required=True, type=_date_or_time, help="YYYY-MM-DD (UTC) or an ISO 8601 time")
+    _data_dir_option(pruning)
+    pruning.set_defaults(func=cmd_audit_prune)
+
+    evidence = sub.add_parser("evidence", help="the governed agents' evidence").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    evidence_verify = evidence.add_parser("verify", help="check the evidence chain and its signed checkpoints")
+    _data_dir_option(evidence_verify)
+    evidence_verify.set_defaults(func=cmd_evidence_verify)
     return parser
 
 

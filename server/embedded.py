@@ -4,7 +4,7 @@ drive the console against a real server. The console's event loop never runs ser
 import asyncio
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.app import create_app
 from server.clock import Clock
+from server.http.malformed_requests import OpsAppRunner
 from server.plant.plant import Plant
 from server.settings import Settings
 
@@ -33,7 +34,7 @@ class EmbeddedServer:
         self._plant = plant
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: OpsAppRunner | None = None
         self.app: web.Application | None = None
 
     @property
@@ -63,12 +64,12 @@ class EmbeddedServer:
             raise RuntimeError("server is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the server's loop (the plant is not thread-safe) and return its result."""
         if self._loop is None:
             raise RuntimeError("server is not running")
 
-        async def run():  # type: ignore[no-untyped-def]
+        async def run() -> T:
             return fn(*args)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
@@ -87,7 +88,7 @@ class EmbeddedServer:
 
     async def _startup(self) -> None:
         self.app = create_app(self.settings, clock=self._clock, plant=self._plant)
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = OpsAppRunner(self.app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
 

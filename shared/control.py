@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Command = Literal["start", "stop", "restart", "dry-run-on", "dry-run-off"]
 COMMANDS: tuple[Command, ...] = ("start", "stop", "restart", "dry-run-on", "dry-run-off")
@@ -78,6 +78,41 @@ class AuditEntry(BaseModel):
 class AuditResponse(BaseModel):
     limit: int
     results: list[AuditEntry]
+    # Beyond the contract: pass it back as `cursor` for the next (older) page; None on the last page.
+    next_cursor: str | None = None
+
+
+AUDIT_QUERY_MAX_WORDS = 8
+
+
+class AuditQuery(BaseModel):
+    """The query of GET /ops/audit."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(default=50, ge=1, le=500)
+    # Beyond the contract's `limit`: a console polling status fills the log with reads, so let callers narrow it.
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="words every entry must contain, whole (the last may be a word's start), in any case",
+    )
+    changes_only: bool = Field(default=False, description="leave out reads (GET, HEAD, OPTIONS)")
+    cursor: str | None = Field(default=None, max_length=200, description="a page's next_cursor: the page after it")
+
+    @field_validator("q")
+    @classmethod
+    def _few_searchable_words(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # an empty search box: no filter
+        words = value.split()
+        if len(words) > AUDIT_QUERY_MAX_WORDS:
+            raise ValueError(f"at most {AUDIT_QUERY_MAX_WORDS} words")
+        # A search is by words: punctuation and control characters (a NUL) separate them and match nothing on
+        # their own. A query of nothing else must not list the whole log as if every entry matched.
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("q has no letters or digits to search for")
+        return value
 
 
 class CommandRequest(BaseModel):

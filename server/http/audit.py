@@ -1,5 +1,7 @@
 """The audit stage: every ops interaction — who, what, when, request id, outcome — goes to the audit
-trail. State-changing requests answer only once their entry is committed; reads are batched.
+trail. State-changing requests answer only once their entry is committed; reads are batched. Reads of routes
+that are not audited (health probes, metrics scrapes, public feeds: their access declaration says so) are
+counted instead; a refusal by auth is audited on every route.
 
 Handlers add meaning with `note_audit(request, action=..., target=..., **detail)`; nothing secret (tokens,
 bodies) is ever recorded unless a handler puts it there, and none does."""
@@ -11,10 +13,12 @@ from aiohttp import web
 
 from server.errors import OpsError
 from server.http.context import RequestContext, context_of
+from server.http.request_metrics import REQUEST_COUNTER
 from server.keys import AUDIT, CLOCK
-from server.storage.audit import AuditRecord, new_record
+from server.storage.audit import AuditRecord
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_AUTH_REFUSALS = frozenset({401, 403})
 
 
 def note_audit(request: web.Request, *, action: str | None = None, target: str | None = None, **detail: Any) -> None:
@@ -36,10 +40,16 @@ def record_response(
     batch (None: nothing to wait for); a change's comes back as an awaitable that resolves once it is committed,
     to be awaited before the answer goes out. Not a coroutine itself: reads are the hot path, and they have
     nothing to await. `outcome` defaults to "ok" below 400, else "http_<status>"."""
+    method = request.method
+    if method in _READ_METHODS:
+        route = context.route
+        if route is not None and not route.access.audit_reads and status not in _AUTH_REFUSALS:
+            app[REQUEST_COUNTER].count(method, route.path, status)
+            return None
     if outcome is None:
         outcome = "ok" if status < 400 else f"http_{status}"
     record = _make_record(app, request, context, status, outcome, context.audit_action)
-    if record.method in _READ_METHODS:
+    if method in _READ_METHODS:
         app[AUDIT].record(record)
         return None
     return app[AUDIT].record_durable(record)
@@ -56,23 +66,32 @@ def record_failure(
     return record_response(app, request, context, 500, "internal_error")
 
 
-async def record_intent(request: web.Request, action: str) -> None:
-    """Commit an entry saying what is about to happen, before it happens: a change is never left unrecorded,
-    even if writing its outcome fails afterwards."""
-    app = request.app
-    await app[AUDIT].record_durable(_make_record(app, request, context_of(request), 0, "executing", action))
+class Intent:
+    """A change about to happen, on record before it happens: `record()` commits an "executing" entry, so a change
+    is never left unrecorded even if writing its outcome fails afterwards. If it is then refused after all
+    (`not_run(error)`), a second entry says it did not run, so the log never shows an execution that did not
+    take place as if it had."""
 
+    def __init__(self, request: web.Request, action: str) -> None:
+        self._request = request
+        self._action = action
+        self.recorded = False
 
-# "GET /ops/status" for each route, made once: the route a request matched does not change.
-_ROUTE_ACTIONS: dict[web.AbstractRoute, str] = {}
+    async def record(self) -> None:
+        request = self._request
+        app = request.app
+        await app[AUDIT].record_durable(_make_record(app, request, context_of(request), 0, "executing", self._action))
+        self.recorded = True
 
-
-def _route_action(route: web.AbstractRoute, method: str, path: str) -> str:
-    resource = route.resource
-    if resource is None:  # the router's own answer (404, 405): a route made for this request alone
-        return f"{method} {path}"
-    action = _ROUTE_ACTIONS[route] = f"{method} {resource.canonical}"
-    return action
+    async def not_run(self, error: OpsError) -> None:
+        """Commit that the recorded change did not run, refused with `error`. Nothing when no intent was recorded."""
+        if not self.recorded:
+            return
+        request = self._request
+        app = request.app
+        context = context_of(request)
+        note_audit(request, refused=error.code)
+        await app[AUDIT].record_durable(_make_record(app, request, context, error.status, "not_executed", self._action))
 
 
 def _make_record(
@@ -81,22 +100,20 @@ def _make_record(
     principal = context.principal
     method = request.method
     if not action:
-        route = request.match_info.route
-        action = _ROUTE_ACTIONS.get(route) or _route_action(route, method, request.path)
+        # By the route's path ("GET /webhooks/{webhook_id}"); the request's own when no route matched.
+        route = context.route
+        action = f"{method} {route.path if route is not None else request.path}"
     detail = context.audit_detail
-    # Positional, in AuditRecord's field order.
-    return new_record(
-        (
-            app[CLOCK].timestamp(),
-            principal.name if principal is not None else None,
-            context.request_id,
-            method,
-            request.path[:512],
-            action,
-            context.audit_target,
-            outcome,
-            status,
-            # A copy: the handler may note more detail after an intent entry was made from this request.
-            dict(detail) if detail else {},
-        )
+    return AuditRecord(
+        at=app[CLOCK].timestamp(),
+        principal=principal.name if principal is not None else None,
+        request_id=context.request_id,
+        method=method,
+        path=request.path[:512],
+        action=action,
+        target=context.audit_target,
+        outcome=outcome,
+        status=status,
+        # A copy: the handler may note more detail after an intent entry was made from this request.
+        detail=dict(detail) if detail else {},
     )

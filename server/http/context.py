@@ -1,5 +1,6 @@
-"""RequestContext: what the pipeline's stages learn about one request (its id, its caller, its rate-limit state, the
-handler's notes for the audit) in one typed object, rather than loose string keys on the request."""
+"""RequestContext: what the pipeline's stages learn about one request (its id, the route's declaration, its caller,
+its rate-limit state, the handler's notes for the audit) in one typed object, rather than loose string keys on the
+request."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -8,12 +9,14 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from server.http.rate_limit import RateLimitState
+    from server.http.routes import RouteSpec
     from server.services.tokens import Principal
 
 
 @dataclass(slots=True)
 class RequestContext:
     request_id: str
+    route: "RouteSpec | None" = None  # None until the pipeline looked, and when no route matched
     principal: "Principal | None" = None
     rate_limit: "RateLimitState | None" = None
     audit_action: str | None = None
@@ -47,7 +50,7 @@ def context_of(request: web.Request) -> RequestContext:
 
 
 def principal_of(request: web.Request) -> "Principal":
-    """The authenticated caller, for handlers behind `@requires`: the auth stage guarantees there is one."""
+    """The authenticated caller, for handlers behind `Bearer` access: the auth stage guarantees there is one."""
     principal = context_of(request).principal
     if principal is None:
         raise RuntimeError("principal_of() called on a request the auth stage did not authenticate")

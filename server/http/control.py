@@ -1,15 +1,25 @@
-"""Routes of the control family (contract 1-control-api.md)."""
+"""The control family (contract 1-control-api.md): its routes, and `setup(app)` wiring its service."""
+
+from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
-from server.http.audit import note_audit, record_intent
-from server.http.auth import AUTHENTICATED, requires
+from server.errors import OpsError
+from server.http.access import AUTHENTICATED, Bearer
+from server.http.audit import Intent, note_audit
 from server.http.context import principal_of
+from server.http.envelopes import respond
+from server.http.families import Family
 from server.http.parsing import parse_body, parse_query
-from server.keys import CONTROL
+from server.http.routes import FamilyRoutes
+from server.keys import AUDIT, CLOCK, DB, PLANT, SETTINGS
+from server.services.confirmations import ConfirmationService
+from server.services.control import ControlService
+from server.services.playbook import Playbook
+from server.storage.confirmations import ConfirmationRepository
 from shared.control import (
-    AuditResponse,
+    AuditQuery,
     CommandExecuted,
     CommandRequest,
     StatusResponse,
@@ -18,31 +28,12 @@ from shared.control import (
 )
 from shared.scopes import Scope
 
-routes = web.RouteTableDef()
+routes = FamilyRoutes(Family.CONTROL)
+CONTROL = web.AppKey("control", ControlService)
 
 
 class RunbookQuery(BaseModel):
     name: str | None = Field(default=None, max_length=200)
-
-
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int = Field(default=50, ge=1, le=500)
-    # Beyond the contract's `limit`: a console polling status fills the log with reads, so let callers narrow it.
-    q: str | None = Field(default=None, max_length=200, description="words every entry must contain")
-    changes_only: bool = Field(default=False, description="leave out reads (GET, HEAD, OPTIONS)")
-
-    @field_validator("q")
-    @classmethod
-    def _few_words(cls, value: str | None) -> str | None:
-        if value is not None and len(value.split()) > 8:
-            raise ValueError("at most 8 words")
-        return value
-
-
-def _json(model: BaseModel) -> web.Response:
-    return web.Response(body=model.model_dump_json().encode(), content_type="application/json")
 
 
 class StatusBodyCache:
@@ -65,43 +56,54 @@ STATUS_BODY = web.AppKey("status_body", StatusBodyCache)
 
 
 def setup(app: web.Application) -> None:
-    app.add_routes(routes)
+    """The control family's routes, its status body cache and its service (a cleanup context, after the audit
+    trail's and the plant's)."""
+    routes.add_to(app)
     app[STATUS_BODY] = StatusBodyCache()
+    app.cleanup_ctx.append(_control_service)
 
 
-@routes.get("/ops/whoami")
-@requires(AUTHENTICATED)
+async def _control_service(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.playbook_path.is_file():
+        raise RuntimeError(f"operator playbook not found at {settings.playbook_path}; set OPS_PLAYBOOK_PATH")
+    confirmations = ConfirmationRepository(app[DB])
+    app[CONTROL] = ControlService(
+        plant=app[PLANT],
+        playbook=Playbook.load(settings.playbook_path),
+        audit=app[AUDIT],
+        confirmations=ConfirmationService(confirmations, app[CLOCK], ttl_seconds=settings.confirm_ttl_seconds),
+        controller_enabled=settings.controller_enabled,
+    )
+    yield
+
+
+@routes.get("/ops/whoami", access=AUTHENTICATED)
 async def whoami(request: web.Request) -> web.Response:
     principal = principal_of(request)
-    return _json(WhoAmIResponse(principal=principal.name, scopes=sorted(principal.scopes)))
+    return respond(request, WhoAmIResponse(principal=principal.name, scopes=sorted(principal.scopes)))
 
 
-@routes.get("/ops/status")
-@requires(Scope.OPS_READ)
+@routes.get("/ops/status", access=Bearer(Scope.OPS_READ))
 async def status(request: web.Request) -> web.Response:
     app = request.app
-    body = app[STATUS_BODY].encode(app[CONTROL].status())
-    return web.Response(body=body, content_type="application/json")
+    return respond(request, app[STATUS_BODY].encode(app[CONTROL].status()))
 
 
-@routes.get("/ops/runbook")
-@requires(Scope.OPS_READ)
+@routes.get("/ops/runbook", access=Bearer(Scope.OPS_READ))
 async def runbook(request: web.Request) -> web.Response:
     query = parse_query(request, RunbookQuery)
     note_audit(request, target=query.name)
-    return _json(request.app[CONTROL].runbook(query.name))
+    return respond(request, request.app[CONTROL].runbook(query.name))
 
 
-@routes.get("/ops/audit")
-@requires(Scope.OPS_READ)
+@routes.get("/ops/audit", access=Bearer(Scope.OPS_READ))
 async def audit(request: web.Request) -> web.Response:
     query = parse_query(request, AuditQuery)
-    entries = await request.app[CONTROL].recent_audit(query.limit, q=query.q, changes_only=query.changes_only)
-    return _json(AuditResponse(limit=query.limit, results=entries))
+    return respond(request, await request.app[CONTROL].recent_audit(query))
 
 
-@routes.post("/ops/command")
-@requires(Scope.OPS_COMMAND)
+@routes.post("/ops/command", access=Bearer(Scope.OPS_COMMAND))
 async def command(request: web.Request) -> web.Response:
     body = await parse_body(request, CommandRequest)
     step = "confirm" if body.confirm_token else "request"
@@ -112,9 +114,12 @@ async def command(request: web.Request) -> web.Response:
         command=body.command,
         params=body.params.model_dump(exclude_none=True),
     )
-    outcome = await request.app[CONTROL].command(
-        principal_of(request), body, before_execute=lambda: record_intent(request, "command.execute")
-    )
+    intent = Intent(request, "command.execute")
+    try:
+        outcome = await request.app[CONTROL].command(principal_of(request), body, before_execute=intent.record)
+    except OpsError as error:  # refused after its intent was on record (stale, unsafe by now): say it did not run
+        await intent.not_run(error)
+        raise
     if isinstance(outcome, CommandExecuted):
         note_audit(request, result=outcome.result.action, state=outcome.result.state)
-    return _json(outcome)
+    return respond(request, outcome)

@@ -1,43 +1,60 @@
-"""Request parsing with pydantic: a bad body or query is an `InvalidRequest` naming what was wrong."""
+"""Request parsing with pydantic: a bad body, query or path is a `ValidationFailed` listing every invalid field
+with where it is; the family's envelope decides how that is answered (400 or 422, and in which shape)."""
 
 import json
-from typing import Any, TypeVar
+from typing import Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from server.errors import InvalidRequest, ValidationFailed
+from server.errors import FieldError, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+Source = Literal["body", "query", "path"]
 
 
-def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+def field_errors(source: Source, exc: ValidationError) -> list[FieldError]:
     return [
-        {"loc": ".".join(str(p) for p in err["loc"]) or "body", "msg": err["msg"], "type": err["type"]}
+        FieldError(source, tuple(err["loc"]), err["msg"], err["type"])
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
+
+
+def _body_error(msg: str, type_: str, code: str) -> ValidationFailed:
+    """The whole body is wrong (empty, not JSON, not an object): one error located at the body itself."""
+    return ValidationFailed([FieldError("body", (), msg, type_)], code=code)
+
+
+def _not_json(why: str) -> ValidationFailed:
+    return _body_error(f"request body is not valid JSON: {why}", "json_invalid", "malformed_json")
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()  # raises 413 past the app's client_max_size
     if not raw.strip():
-        raise InvalidRequest("request body is empty; send a JSON object", code="empty_body")
+        raise _body_error("request body is empty; send a JSON object", "missing", "empty_body")
     try:
         data = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers past the digit limit
-        raise InvalidRequest(f"request body is not valid JSON: {exc}", code="malformed_json") from None
+        raise _not_json(str(exc)) from None
     except RecursionError:
-        raise InvalidRequest("request body is not valid JSON: nested too deeply", code="malformed_json") from None
+        raise _not_json("nested too deeply") from None
     if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object", code="invalid_body")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationFailed(validation_details(exc)) from None
+        raise _body_error("request body must be a JSON object", "model_type", "invalid_body")
+    return _validate("body", model, data)
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    return _validate("query", model, dict(request.query))
+
+
+def parse_path(request: web.Request, model: type[M]) -> M:
+    """The route's path variables (`{webhook_id}`) as `model`."""
+    return _validate("path", model, dict(request.match_info))
+
+
+def _validate(source: Source, model: type[M], data: dict[str, object]) -> M:
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(validation_details(exc)) from None
+        raise ValidationFailed(field_errors(source, exc)) from None

@@ -11,18 +11,24 @@ request's audit entry, which is committed before the answer goes out.
 
 The order is what it is for reasons: the request id exists before anything can fail; errors wrap everything
 after it; a rate-limited request is refused before the audit (a flood cannot grow the log); refusals by auth are
-audited; every answer, errors included, gets the common headers."""
+audited; every answer, errors included, gets the common headers.
+
+What each route lets in, and whether its reads are audited or only counted, is its declaration
+(server/http/routes.py, server/http/access.py); errors are answered in its family's envelope
+(server/http/envelopes.py)."""
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from server.http.access import Bearer, authorize
 from server.http.audit import record_failure, record_response
-from server.http.auth import PUBLIC, authorize, identify, identify_cached, required_scope
+from server.http.auth import identify_cached
 from server.http.errors import response_for_error
-from server.http.rate_limit import enforce_rate_limit
+from server.http.rate_limit import enforce_rate_limit, identify_within_failure_budget
 from server.http.request_id import begin_request
 from server.http.response_headers import add_response_headers
-from server.services.tokens import NOT_CACHED
+from server.http.routes import spec_of
+from server.services.tokens import NotCached, Principal
 
 
 def request_pipeline(app: web.Application) -> Middleware:
@@ -33,15 +39,18 @@ def request_pipeline(app: web.Application) -> Middleware:
     async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
         context = begin_request(request)
         try:
-            scope = required_scope(handler)
-            principal = None
-            if scope != PUBLIC:
-                principal = identify_cached(app, request, context)
-                if principal is NOT_CACHED:
-                    principal = await identify(app, request, context)
+            route = context.route = spec_of(handler)
+            access = route.access if route is not None else None
+            principal: Principal | None = None
+            if access is None or isinstance(access, Bearer):  # no route: its 404 is still audited as the caller's
+                cached = identify_cached(app, request, context)
+                if isinstance(cached, NotCached):  # a database lookup: only while the address has failures left
+                    principal = await identify_within_failure_budget(app, request, context)
+                else:
+                    principal = cached
             enforce_rate_limit(app, request, context, principal)
             try:
-                authorize(request, scope, principal)
+                authorize(app, request, access, principal)
                 response = await handler(request)
             except Exception as exc:
                 committed = record_failure(app, request, context, exc)

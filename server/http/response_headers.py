@@ -14,6 +14,9 @@ _REQUEST_ID = istr(REQUEST_ID_HEADER)
 _LIMIT = istr("X-RateLimit-Limit")
 _REMAINING = istr("X-RateLimit-Remaining")
 _RESET = istr("X-RateLimit-Reset")
+# The IETF fields (draft-ietf-httpapi-ratelimit-headers-11) beside the X- ones clients already read.
+_POLICY = istr("RateLimit-Policy")
+_RATELIMIT = istr("RateLimit")
 
 
 def add_response_headers(request: web.Request, context: RequestContext, response: web.StreamResponse) -> None:
@@ -27,7 +30,9 @@ def add_response_headers(request: web.Request, context: RequestContext, response
         headers[_CACHE_CONTROL] = "no-store"
     limit = context.rate_limit
     if limit is not None:
-        headers[_LIMIT], headers[_REMAINING], headers[_RESET] = limit.header_values()
+        headers[_LIMIT], headers[_REMAINING], headers[_RESET], headers[_POLICY], headers[_RATELIMIT] = (
+            limit.header_values()
+        )
 
 
 async def prepare_stream(request: web.Request, response: web.StreamResponse) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from server.clock import Clock
 from server.errors import Conflict, InvalidRequest
+from server.plant.feed import MarketDataFeed
 from shared.control import (
     Command,
     CommandParams,
@@ -79,6 +80,8 @@ class Plant:
         self._snapshot: tuple[int, StatusSnapshot, float] | None = None  # (revision, snapshot, taken at)
         # Components in the middle of a restart: most reads have none to settle.
         self._restarting: set[str] = set()
+        # The market-data feed behind the connector; its own generator, so reading it never moves the trading.
+        self.feed = MarketDataFeed(self, clock, random.Random(f"feed:{seed}"))
 
     # --- reading ---
 
@@ -130,6 +133,12 @@ class Plant:
         self._settle()
         return self._get(name).state
 
+    def state_since(self, name: str) -> tuple[ComponentState, datetime]:
+        """A component's state and since when it has been in it."""
+        self._settle()
+        component = self._get(name)
+        return component.state, component.since
+
     def fingerprint(self, name: str) -> str:
         """What a confirm token is bound to: the component's state and version, and the plant's mode."""
         self._settle()
@@ -180,8 +189,9 @@ class Plant:
     # --- simulation ---
 
     def tick(self) -> None:
-        """Advance the simulation one step: finish restarts, and let the engine open and close positions."""
+        """Advance the simulation one step: finish restarts, move the feed, let the engine open and close positions."""
         self._settle()
+        self.feed.tick()
         c = self._components
         trading = all(c[n].state == "running" for n in ("orchestrator", "execution_engine", "connector", "database"))
         if not trading:

@@ -2,25 +2,74 @@
 
 State-changing actions wait until their entry is committed (durable before the response); reads are queued and
 committed in batches by one writer task, so the hot path never waits on a disk sync per request. The single
-writer also keeps the chain in order."""
+writer also keeps the chain in order. A committed change is signed by a checkpoint as soon as the log is quiet
+for a moment (SIGN_CHANGES_AFTER_SECONDS); reads within the writer's checkpoint interval."""
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from server.storage.audit import AuditRecord, AuditRepository, AuditRow
+from server.errors import FieldError, ValidationFailed
+from server.settings import Settings
+from server.storage.audit import READ_METHODS, AuditRecord, AuditRepository, AuditRow
+from server.storage.audit_keys import load_audit_key
 from server.storage.audit_writer import AuditWriteFailed, AuditWriter
+from server.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-# (record, future): a None record is a flush marker; a None future means nobody waits.
-_Queued = tuple[AuditRecord | None, asyncio.Future[None] | None]
+# (record, future, urgent): a None record is a flush marker; a None future means nobody waits; an urgent one ends
+# the batch window at once.
+_Queued = tuple[AuditRecord | None, asyncio.Future[None] | None, bool]
+_CURSOR_PREFIX = "before:"
+SIGN_CHANGES_AFTER_SECONDS = 0.1
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    next_cursor: str | None  # None on the last page
+
+
+def encode_cursor(entry_id: int) -> str:
+    """An opaque cursor: the page after it starts below `entry_id`. It names a position in the log and nothing
+    secret, so it needs no signature: a forged one can only point somewhere else in what the caller may read."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{entry_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The entry id a cursor of encode_cursor() holds; ValidationFailed (a 400) for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if text.startswith(_CURSOR_PREFIX) and text[len(_CURSOR_PREFIX) :].isdigit():
+            entry_id = int(text[len(_CURSOR_PREFIX) :])
+            if 0 < entry_id < 2**63:
+                return entry_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ValidationFailed(
+        [
+            FieldError(
+                "query", ("cursor",), "not a cursor this server gave out; pass next_cursor as it is", "value_error"
+            )
+        ]
+    )
 
 
 class AuditTrail:
     def __init__(
-        self, writer: AuditWriter, repository: AuditRepository, *, batch_rows: int = 200, batch_ms: int = 20
+        self,
+        writer: AuditWriter,
+        repository: AuditRepository,
+        *,
+        batch_rows: int = 200,
+        batch_ms: int = 20,
+        sign_after_seconds: float = SIGN_CHANGES_AFTER_SECONDS,
     ) -> None:
         self._writer = writer
         self._repository = repository  # for reading the log back
@@ -29,9 +78,12 @@ class AuditTrail:
         # A plain deque and two events rather than an asyncio.Queue: queuing a read is on every request's path.
         self._pending: deque[_Queued] = deque()
         self._queued = asyncio.Event()  # something is pending
-        self._waited = 0  # pending entries someone awaits
+        self._waited = 0  # pending entries someone awaits urgently
         self._waited_queued = asyncio.Event()  # one was queued: end the batch window now
         self._write_task: asyncio.Task[None] | None = None
+        # A change (a command's entry) was committed and no checkpoint has signed it yet.
+        self._change_unsigned = False
+        self._sign_after_seconds = sign_after_seconds
 
     async def start(self) -> None:
         await self._writer.start()
@@ -51,35 +103,74 @@ class AuditTrail:
 
     def record(self, record: AuditRecord) -> None:
         """Queue an entry to be committed with the next batch; nobody waits for it."""
-        self._pending.append((record, None))
+        self._pending.append((record, None, False))
         self._queued.set()
 
     async def record_durable(self, record: AuditRecord) -> None:
         """Queue an entry and return once it is committed."""
         await self._queue_waited(record)
 
-    async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
+    async def flush(self, *, urgent: bool = True) -> None:
+        """Wait until everything queued so far is committed: at once, or (not urgent) with the batch the reads
+        queued so far go in anyway, so that many readers of the log share one commit rather than force one each."""
         if self._write_task is None or self._write_task.done():
             await self._drain_inline()
             return
         # An empty-batch marker: when it resolves, every entry queued before it has been committed.
-        await self._queue_waited(None)
+        await self._queue_waited(None, urgent=urgent)
 
-    def _queue_waited(self, record: AuditRecord | None) -> asyncio.Future[None]:
+    def _queue_waited(self, record: AuditRecord | None, *, urgent: bool = True) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
-        self._waited += 1
+        self._pending.append((record, future, urgent))
         self._queued.set()
-        self._waited_queued.set()
+        if urgent:
+            self._waited += 1
+            self._waited_queued.set()
         return future
 
-    async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
+    async def page(
+        self, limit: int, *, cursor: str | None = None, words: Sequence[str] = (), changes_only: bool = False
+    ) -> AuditPage:
+        """A page of the log, newest first, from `cursor` (the next_cursor of the page before) or the newest
+        entry. Everything recorded before the call is on it (or on a later page)."""
+        before = decode_cursor(cursor) if cursor is not None else None
+        await self.flush(urgent=False)
+        rows, more = await self._repository.page(limit, before=before, words=words, changes_only=changes_only)
+        return AuditPage(rows, encode_cursor(rows[-1].entry_id) if more and rows else None)
+
+    async def recent(self, limit: int, *, words: Sequence[str] = (), changes_only: bool = False) -> list[AuditRow]:
+        """The newest page's entries."""
+        return (await self.page(limit, words=words, changes_only=changes_only)).rows
+
+    async def checkpoint(self) -> None:
+        """Sign a checkpoint of everything recorded so far."""
         await self.flush()
-        return await self._repository.recent(limit, words=words, changes_only=changes_only)
+        self._change_unsigned = False
+        await self._writer.checkpoint()
+
+    async def _sign_changes(self) -> None:
+        self._change_unsigned = False
+        try:
+            await self._writer.checkpoint()
+        except Exception:  # the entries are committed; the next checkpoint signs them
+            log.exception("cannot sign an audit checkpoint")
+
+    async def prune(self, before: float) -> int:
+        """Delete the entries made before `before` (seconds since the epoch), keeping the rest verifiable from a
+        signed checkpoint at the cut. Returns how many went."""
+        await self.flush()
+        return await self._writer.prune(before)
 
     async def _write_loop(self) -> None:
         while True:
+            if self._change_unsigned and not self._pending:
+                # Sign a committed change once the log is quiet for a moment: a checkpoint costs a commit and a
+                # file sync, which a command's next entry (its intent, then its outcome) should not wait behind.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queued.wait(), self._sign_after_seconds)
+                if not self._pending:
+                    await self._sign_changes()
+                    continue
             await self._queued.wait()
             if len(self._pending) < self._batch_rows and not self._waited:
                 # Nobody waits on what is pending and the batch is not full: give the window time to fill it, but
@@ -103,16 +194,18 @@ class AuditTrail:
 
     async def _commit(self, batch: list[_Queued]) -> None:
         records, futures = [], []
-        for record, future in batch:
+        for record, future, urgent in batch:
             if record is not None:
                 records.append(record)
             if future is not None:
                 futures.append(future)
-        self._waited -= len(futures)
+            self._waited -= urgent
         error: BaseException | None = None
         try:
             if records:
                 await self._writer.append(records)
+                if any(record.method not in READ_METHODS for record in records):
+                    self._change_unsigned = True
         except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
             log.exception("audit batch of %d entries failed", len(records))
             error = exc
@@ -127,3 +220,17 @@ class AuditTrail:
                         future.set_result(None)
                     else:
                         future.set_exception(error)
+
+
+def audit_trail_for(settings: Settings, db: Database) -> AuditTrail:
+    """The server's audit trail as its settings say: the writer kind, batching, and the checkpoint signing key
+    (OPS_AUDIT_KEY, else the data dir's key file, made now if missing)."""
+    key = load_audit_key(
+        settings.audit_key.get_secret_value() if settings.audit_key else None, settings.data_dir, create=True
+    )
+    writer = AuditWriter(
+        settings.database_path, settings.audit_writer, key=key, checkpoint_seconds=settings.audit_checkpoint_seconds
+    )
+    return AuditTrail(
+        writer, AuditRepository(db), batch_rows=settings.audit_batch_rows, batch_ms=settings.audit_batch_ms
+    )

@@ -43,6 +43,12 @@ def _canonical_params(params: CommandParams) -> str:
     return json.dumps(params.model_dump(exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
+def _expired(row: ConfirmationRow) -> ConfirmTokenExpired:
+    # The token's own lifetime: the setting may have changed since it was issued (or another replica issued it).
+    lifetime = round((row.expires_at - row.issued_at).total_seconds())
+    return ConfirmTokenExpired(f"confirm_token expired after {lifetime} s; request a new one")
+
+
 class ConfirmationService:
     def __init__(self, repository: ConfirmationRepository, clock: Clock, *, ttl_seconds: int) -> None:
         self._repository = repository
@@ -105,7 +111,7 @@ class ConfirmationService:
             raise ConfirmTokenUsed("confirm_token was already used; each token confirms one execution")
         now = self._clock.now()
         if row.expires_at <= now:
-            raise ConfirmTokenExpired(f"confirm_token expired after {self.ttl_seconds} s; request a new one")
+            raise _expired(row)
         if row.state_fingerprint != fingerprint:
             raise ConfirmTokenStale(
                 f"{component} changed since the token was issued; re-read the status and request a new confirmation"
@@ -115,4 +121,4 @@ class ConfirmationService:
             latest = await self._repository.get(digest)
             if latest is not None and latest.used_at is not None:
                 raise ConfirmTokenUsed("confirm_token was already used; each token confirms one execution")
-            raise ConfirmTokenExpired(f"confirm_token expired after {self.ttl_seconds} s; request a new one")
+            raise _expired(row)

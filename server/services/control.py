@@ -11,6 +11,8 @@ from server.services.playbook import Playbook
 from server.services.tokens import Principal
 from shared.control import (
     AuditEntry,
+    AuditQuery,
+    AuditResponse,
     CommandExecuted,
     CommandRequest,
     ConfirmationPlan,
@@ -36,12 +38,16 @@ class ControlService:
         section = self.playbook.excerpt(name)
         return RunbookResponse(runbook_excerpt=section.body, section=section.title, sections=self.playbook.titles)
 
-    async def recent_audit(self, limit: int, *, q: str | None = None, changes_only: bool = False) -> list[AuditEntry]:
-        rows = await self.audit.recent(limit, words=(q or "").split(), changes_only=changes_only)
-        return [
+    async def recent_audit(self, query: AuditQuery) -> AuditResponse:
+        """A page of the audit log, newest first: from query.cursor, narrowed by q and changes_only."""
+        page = await self.audit.page(
+            query.limit, cursor=query.cursor, words=(query.q or "").split(), changes_only=query.changes_only
+        )
+        entries = [
             AuditEntry(entry_id=r.entry_id, prev_hash=r.prev_hash, hash=r.hash, **{**r.record._asdict(), "at": r.at})
-            for r in rows
+            for r in page.rows
         ]
+        return AuditResponse(limit=query.limit, results=entries, next_cursor=page.next_cursor)
 
     async def command(
         self,

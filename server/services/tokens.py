@@ -15,18 +15,6 @@ from server.errors import Conflict, InvalidRequest, NotFound
 from server.storage.tokens import TokenRepository, TokenRow
 from shared.scopes import ALL_SCOPES, parse_scopes
 
-# Every authenticated request hashes its token. CPython's own SHA-256 gives the same digest as OpenSSL's, and for
-# an input this short it is far cheaper to reach: hashlib's OpenSSL route goes through OpenSSL's algorithm
-# lookup on every call, which measured about a tenth of the server's throughput on authenticated reads
-# (bench/README). OpenSSL's where the interpreter was built without its own.
-try:
-    from _sha256 import sha256 as _sha256  # CPython up to 3.11
-except ImportError:  # pragma: no cover - depends on the interpreter
-    try:
-        from _sha2 import sha256 as _sha256  # CPython 3.12 and later
-    except ImportError:
-        _sha256 = hashlib.sha256
-
 TOKEN_PREFIX = "ops_"
 RESERVED_NAME_PREFIX = "env:"  # principals that are not stored tokens, such as the OPS_API_TOKEN admin
 ADMIN_ENV_PRINCIPAL = RESERVED_NAME_PREFIX + "OPS_API_TOKEN"
@@ -52,7 +40,7 @@ NOT_CACHED = NotCached.NOT_CACHED
 def hash_token(token: str) -> str:
     # Tokens are 256-bit random strings, so a plain SHA-256 is enough: there is nothing to brute-force.
     # surrogateescape: a header with bytes that are not UTF-8 reaches us as lone surrogates; hash its bytes.
-    return _sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_token() -> str:

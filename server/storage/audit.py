@@ -1,36 +1,39 @@
-"""AuditRepository: the append-only, hash-chained audit log."""
+"""The audit log's entries: how each is hashed and linked into the chain, and AuditRepository, which pages and
+searches the log. (Appending is the AuditAppender's; verifying the chain is audit_verify's.)"""
 
+import asyncio
 import functools
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-
-# The json module's own C string escaper (what json.dumps uses with ensure_ascii): not in its documented API, but
-# present since Python 2.6 and the fastest exact way to write a JSON string.
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any, NamedTuple
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from server.errors import DataCorrupted
 from server.storage.database import Database
 
+if TYPE_CHECKING:
+    from server.storage.audit_keys import AuditKey
+    from server.storage.audit_verify import ChainBreak
+
 GENESIS_HASH = "0" * 64
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 _COLUMNS = 13
 # SQLite before 3.32 binds at most 999 variables to a statement, later ones 32766: a batch larger than one
 # statement takes (a full batch of the default 200 rows never does).
 ROWS_PER_STATEMENT = (32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // _COLUMNS
-# What a text search of the log looks in.
-_SEARCHABLE = (
-    "lower(coalesce(principal, '') || ' ' || action || ' ' || coalesce(target, '') || ' ' || outcome || ' ' "
-    "|| request_id || ' ' || path || ' ' || detail)"
-)
+_NOT_A_READ = "method NOT IN ('GET', 'HEAD', 'OPTIONS')"  # the very text of the audit_log_changes index's WHERE
+# What the search index's tokenizer (unicode61) takes as part of a word: letters and digits. The rest separates.
+_SEPARATORS = re.compile(r"[\W_]+")
 
 
 class AuditRecord(NamedTuple):
-    """One ops interaction, before it has a place in the chain. (A NamedTuple: immutable, and cheap to make on
-    every request.)"""
+    """One ops interaction, before it has a place in the chain. (A NamedTuple: immutable, and sent to the
+    writer process as a plain tuple.)"""
 
     at: float  # seconds since the epoch: cheaper to take on every request, and to send, than a datetime
     principal: str | None
@@ -44,11 +47,6 @@ class AuditRecord(NamedTuple):
     detail: dict[str, Any]
 
 
-# An AuditRecord from its fields in order, for the request path: tuple.__new__ bound to the class is a C call,
-# where the NamedTuple's own constructor runs Python code with keyword handling.
-new_record = functools.partial(tuple.__new__, AuditRecord)
-
-
 @dataclass(frozen=True)
 class AuditRow:
     entry_id: int
@@ -59,110 +57,82 @@ class AuditRow:
 
 
 def detail_json(detail: dict[str, Any]) -> str:
-    # Most entries (reads) have no detail: skip the encoder for them.
-    return json.dumps(detail, sort_keys=True, separators=(",", ":")) if detail else "{}"
-
-
-def canonical_entry(entry_id: int, record: AuditRecord, detail: str, at: str | None = None) -> str:
-    """The text an entry's hash covers: the entry as compact JSON with sorted keys (what
-    `json.dumps(..., sort_keys=True, separators=(",", ":"))` gives), written out directly because every read
-    request makes an entry and the generic encoder costs several times more. `detail` is `detail_json()`, `at` the
-    record's timestamp as stored, when the caller has it already."""
-    enc = encode_basestring_ascii
-    principal, target = record.principal, record.target
-    # `:d` refuses anything but an int (a status of 401.5 or "401" read back from a tampered row is an error, not
-    # a number quietly rounded into a matching hash).
-    return (
-        f'{{"action":{enc(record.action)},"at":{enc(at or format_timestamp(record.at))},"detail":{detail},'
-        f'"entry_id":{entry_id:d},"method":{enc(record.method)},"outcome":{enc(record.outcome)},'
-        f'"path":{enc(record.path)},"principal":{"null" if principal is None else enc(principal)},'
-        f'"request_id":{enc(record.request_id)},"status":{record.status:d},'
-        f'"target":{"null" if target is None else enc(target)}}}'
-    )
-
-
-class EntryTemplates:
-    """canonical_entry() for the write path, where the parts of entries repeat: a console polling status makes
-    the same action, path, outcome and caller by the thousand. Those parts are encoded once per distinct
-    combination; each row then costs only its time, id and request id. Produces exactly canonical_entry()'s text
-    (a property test holds them together); `at` must come from format_timestamp(), which writes nothing JSON
-    would escape."""
-
-    def __init__(self, max_shapes: int = 1024) -> None:
-        self._max_shapes = max_shapes  # paths are the caller's to choose: keep a bounded number
-        self._parts: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
-
-    def canonical(self, entry_id: int, record: AuditRecord, detail: str, at: str) -> str:
-        if type(record.status) is not int:  # 200.0 would find 200's parts: refuse it as canonical_entry does
-            raise TypeError(f"an audit status must be an int, not {record.status!r}")
-        shape = (
-            record.action,
-            record.method,
-            record.outcome,
-            record.path,
-            record.principal,
-            record.status,
-            record.target,
-            detail,
-        )
-        parts = self._parts.get(shape)
-        if parts is None:
-            parts = self._remember(shape)
-        before_at, before_entry_id, before_request_id, after_request_id = parts
-        return (
-            f'{before_at}"{at}"{before_entry_id}{entry_id:d}{before_request_id}'
-            f"{encode_basestring_ascii(record.request_id)}{after_request_id}"
-        )
-
-    def _remember(self, shape: tuple[Any, ...]) -> tuple[str, str, str, str]:
-        action, method, outcome, path, principal, status, target, detail = shape
-        enc = encode_basestring_ascii
-        parts = (
-            f'{{"action":{enc(action)},"at":',
-            f',"detail":{detail},"entry_id":',
-            f',"method":{enc(method)},"outcome":{enc(outcome)},"path":{enc(path)},'
-            f'"principal":{"null" if principal is None else enc(principal)},"request_id":',
-            f',"status":{status:d},"target":{"null" if target is None else enc(target)}}}',
-        )
-        if len(self._parts) >= self._max_shapes:
-            self._parts.clear()
-        self._parts[shape] = parts
-        return parts
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"))
 
 
 def format_timestamp(at: float) -> str:
-    """How an entry's time is stored: `datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")`."""
-    return format_datetime(datetime.fromtimestamp(at, UTC))
+    """How an entry's time is stored (and hashed)."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
 
 
-def format_datetime(at: datetime) -> str:
-    """`at.isoformat(timespec="microseconds")`. For UTC times (every entry the server makes) the text up to the
-    second is reused from the previous call: most entries of a batch share their second, and isoformat is slow."""
-    global _current_second
-    if at.tzinfo is not UTC:
-        return at.isoformat(timespec="microseconds")
-    start, end, prefix = _current_second  # one read: the triple is replaced whole, never half
-    if not start <= at < end:
-        start = at.replace(microsecond=0)
-        prefix = start.isoformat()[:-6]  # without the "+00:00"
-        if start < _LAST_SECOND:  # the very last second has no end to cache
-            _current_second = (start, start + _ONE_SECOND, prefix)
-    return f"{prefix}.{at.microsecond:06d}+00:00"
-
-
-_ONE_SECOND = timedelta(seconds=1)
-_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
-_current_second: tuple[datetime, datetime, str] = (_LAST_SECOND, _LAST_SECOND, "")  # an empty range
+def canonical_entry(entry_id: int, record: AuditRecord, *, at: str | None = None) -> str:
+    """The text an entry's hash covers: the entry as compact JSON with sorted keys. (The same text, byte for
+    byte, as the hand-written encoder of earlier versions wrote, so their databases verify unchanged.) `at` is
+    the time as stored, when the caller has it."""
+    if type(record.status) is not int:  # a status of 401.5 or "401" read back from a tampered row is no int
+        raise TypeError(f"an audit status must be an int, not {record.status!r}")
+    return json.dumps(
+        {
+            "action": record.action,
+            "at": format_timestamp(record.at) if at is None else at,
+            "detail": record.detail,
+            "entry_id": entry_id,
+            "method": record.method,
+            "outcome": record.outcome,
+            "path": record.path,
+            "principal": record.principal,
+            "request_id": record.request_id,
+            "status": record.status,
+            "target": record.target,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
 
-def _from_row(row) -> AuditRow:
-    at = datetime.fromisoformat(row["at"])
-    record = AuditRecord(
-        at=at.timestamp(),
+def link(records: Sequence[AuditRecord], head: tuple[int, str]) -> tuple[list[Any], tuple[int, str]]:
+    """The insert parameters of `records` chained onto `head`, and the head after them."""
+    last_id, prev_hash = head
+    values: list[Any] = []
+    for record in records:
+        last_id += 1
+        digest = chain_hash(prev_hash, canonical_entry(last_id, record))
+        values += (
+            last_id,
+            format_timestamp(record.at),
+            record.principal,
+            record.request_id,
+            record.method,
+            record.path,
+            record.action,
+            record.target,
+            record.outcome,
+            record.status,
+            detail_json(record.detail),
+            prev_hash,
+            digest,
+        )
+        prev_hash = digest
+    return values, (last_id, prev_hash)
+
+
+@functools.cache
+def insert_sql(rows: int) -> str:
+    # One multi-row INSERT rather than executemany: one statement, one step, per batch.
+    return (
+        "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, outcome, "
+        "status, detail, prev_hash, hash) VALUES " + ", ".join(["(" + ", ".join("?" * _COLUMNS) + ")"] * rows)
+    )
+
+
+def row_record(row: sqlite3.Row) -> AuditRecord:
+    """The record a stored row holds. Raises ValueError or TypeError when a column does not parse."""
+    return AuditRecord(
+        at=datetime.fromisoformat(row["at"]).timestamp(),
         principal=row["principal"],
         request_id=row["request_id"],
         method=row["method"],
@@ -173,107 +143,84 @@ def _from_row(row) -> AuditRow:
         status=row["status"],
         detail=json.loads(row["detail"]),
     )
-    return AuditRow(entry_id=row["entry_id"], at=at, record=record, prev_hash=row["prev_hash"], hash=row["hash"])
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    entry_id: int
-    reason: str
-
-
-def link(records: Sequence[AuditRecord], head: tuple[int, str]) -> tuple[list[Any], tuple[int, str]]:
-    """The insert parameters of `records` chained onto `head`, and the head after them."""
-    last_id, prev_hash = head
-    values: list[Any] = []
-    canonical = _TEMPLATES.canonical
-    for record in records:
-        last_id += 1
-        detail, at = detail_json(record.detail), format_timestamp(record.at)
-        digest = chain_hash(prev_hash, canonical(last_id, record, detail, at))
-        values += (
-            last_id,
-            at,
-            record.principal,
-            record.request_id,
-            record.method,
-            record.path,
-            record.action,
-            record.target,
-            record.outcome,
-            record.status,
-            detail,
-            prev_hash,
-            digest,
-        )
-        prev_hash = digest
-    return values, (last_id, prev_hash)
-
-
-_TEMPLATES = EntryTemplates()
-
-
-@functools.cache
-def insert_sql(rows: int) -> str:
-    # One multi-row INSERT rather than executemany: the database thread then takes the GIL once per batch.
-    return (
-        "INSERT INTO audit_log (entry_id, at, principal, request_id, method, path, action, target, outcome, "
-        "status, detail, prev_hash, hash) VALUES " + ", ".join(["(" + ", ".join("?" * _COLUMNS) + ")"] * rows)
-    )
+def search_expression(words: Sequence[str]) -> str | None:
+    """An FTS5 query that every word must match: each word a phrase of its tokens (whole words, any case), the
+    last token of the last word also the start of one, as when typing ("connector maint" finds "maintenance").
+    Prefixes only there: a prefix is looked up by merging every indexed word it starts, tens of times the cost
+    of a whole word on a big log. None when no word has a letter or digit: such a query would match nothing,
+    and callers must say so rather than list the whole log."""
+    phrases = [f'"{tokens}"' for word in words if (tokens := _SEPARATORS.sub(" ", word).strip())]
+    if not phrases:
+        return None
+    phrases[-1] += "*"  # separators only inside the quotes: nothing left to escape
+    return " AND ".join(phrases)
 
 
 class AuditRepository:
-    """Reads the log: the newest entries and the walk that verifies the chain. Appending is the AuditAppender's."""
+    """Reads the log a page at a time, newest first, on the database's own connection for long reads: a search
+    never holds up the token checks and confirmations on the hot reader."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def recent(self, limit: int, *, words: list[str] | None = None, changes_only: bool = False) -> list[AuditRow]:
-        """Newest first. `words` must each occur (case-insensitively) in the principal, action, target, outcome,
-        request id, path or detail (where a command's name, params and result are); `changes_only` leaves out
-        reads (GET, HEAD, OPTIONS)."""
-        where, params = [], []
-        for word in words or []:
-            where.append(f"instr({_SEARCHABLE}, ?) > 0")
-            params.append(word.lower())
+    async def page(
+        self,
+        limit: int,
+        *,
+        before: int | None = None,
+        words: Sequence[str] = (),
+        changes_only: bool = False,
+    ) -> tuple[list[AuditRow], bool]:
+        """Up to `limit` entries older than entry `before` (all when None), newest first, and whether more
+        follow. `words` must each match (as search_expression says) the principal, action, target, outcome,
+        request id, path or detail; `changes_only` leaves out reads (GET, HEAD, OPTIONS)."""
+        params: list[Any] = []
+        where: list[str] = []
+        if words:
+            expression = search_expression(words)
+            if expression is None:
+                return [], False
+            sql = (
+                "SELECT audit_log.* FROM audit_search JOIN audit_log ON audit_log.entry_id = audit_search.rowid "
+                "WHERE audit_search MATCH ?"
+            )
+            params.append(expression)
+            order_by = "audit_search.rowid"
+            if before is not None:
+                where.append("audit_search.rowid < ?")
+        else:
+            sql = "SELECT * FROM audit_log WHERE 1"
+            order_by = "entry_id"
+            if before is not None:
+                where.append("entry_id < ?")
+        if before is not None:
+            params.append(before)
         if changes_only:
-            where.append("method NOT IN ('GET', 'HEAD', 'OPTIONS')")
-        sql = "SELECT * FROM audit_log"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = await self._db.fetchall(sql + " ORDER BY entry_id DESC LIMIT ?", (*params, limit))
-        result = []
-        for row in rows:
-            try:
-                result.append(_from_row(row))
-            except (TypeError, ValueError):
-                raise DataCorrupted(
-                    f"audit entry {row['entry_id']} cannot be read; run 'ops-server audit verify'"
-                ) from None
-        return result
+            where.append(_NOT_A_READ)
+        for condition in where:
+            sql += " AND " + condition
+        rows = await self._db.long_reads.fetchall(f"{sql} ORDER BY {order_by} DESC LIMIT ?", (*params, limit + 1))
+        return [_audit_row(row) for row in rows[:limit]], len(rows) > limit
 
-    async def verify(self) -> tuple[int, ChainBreak | None]:
-        """Walk the chain from the start. Returns how many entries hold and the first broken link, if any."""
-        prev_hash = GENESIS_HASH
-        expected_id = 1
-        checked = 0
-        async with self._db.reading() as conn, conn.execute("SELECT * FROM audit_log ORDER BY entry_id") as cur:
-            async for raw in cur:
-                if raw["entry_id"] != expected_id:
-                    return checked, ChainBreak(expected_id, f"entry {expected_id} is missing")
-                if raw["prev_hash"] != prev_hash:
-                    return checked, ChainBreak(expected_id, "prev_hash does not match the previous entry's hash")
-                try:
-                    # A tampered `at` or `detail` may not even parse: that is a broken entry, not a crash.
-                    row = _from_row(raw)
-                    # The stored texts of `at` and `detail` are what the writer hashed: hash them as they are, so
-                    # no edit hides behind a value that reads back the same.
-                    digest = chain_hash(prev_hash, canonical_entry(row.entry_id, row.record, raw["detail"], raw["at"]))
-                except (TypeError, ValueError) as exc:
-                    return checked, ChainBreak(expected_id, f"entry cannot be read: {exc}")
-                if digest != row.hash:
-                    return checked, ChainBreak(row.entry_id, "contents do not match the entry's hash")
-                prev_hash = row.hash
-                expected_id += 1
-                checked += 1
-        return checked, None
+    async def verify(
+        self, key: "AuditKey | None" = None, head_file: Path | None = None
+    ) -> "tuple[int, ChainBreak | None]":
+        """How many entries hold and the first broken link, if any: audit_verify.verify_file on a connection of
+        its own, off the event loop. The checkpoints' signatures are checked when `key` is given."""
+        # Imported here: audit_verify builds on this module.
+        from server.storage.audit_checkpoints import head_file_for
+        from server.storage.audit_verify import verify_file
+
+        result = await asyncio.to_thread(verify_file, self._db.path, key, head_file or head_file_for(self._db.path))
+        return result.checked, result.broken
+
+
+def _audit_row(row: sqlite3.Row) -> AuditRow:
+    try:
+        record = row_record(row)
+    except (TypeError, ValueError):
+        raise DataCorrupted(f"audit entry {row['entry_id']} cannot be read; run 'ops-server audit verify'") from None
+    at = datetime.fromisoformat(row["at"])
+    return AuditRow(entry_id=row["entry_id"], at=at, record=record, prev_hash=row["prev_hash"], hash=row["hash"])

@@ -8,6 +8,7 @@ thread of the server's wakes for them. On a thread (tests, or a caller who wants
 appender runs under the server's lock."""
 
 import asyncio
+import functools
 import logging
 import os
 import pickle
@@ -16,9 +17,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from server.storage.audit import AuditRecord
-from server.storage.audit_appender import AuditAppender
+from server.storage.audit_appender import DEFAULT_CHECKPOINT_SECONDS, AuditAppender
+from server.storage.audit_keys import AuditKey
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +43,25 @@ def frame(payload: bytes) -> bytes:
 
 
 class AuditWriter:
-    def __init__(self, path: Path, kind: WriterKind = WriterKind.PROCESS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        kind: WriterKind = WriterKind.PROCESS,
+        *,
+        key: AuditKey | None = None,
+        checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS,
+    ) -> None:
         self._path = path
         self._kind = kind
+        # The checkpoint signing key: handed to the process over its pipe, never through its environment.
+        self._key = key
+        self._checkpoint_seconds = checkpoint_seconds
         self._running = False
         self._lock = asyncio.Lock()  # one batch in flight: answers come back in order, one per batch
         self._process: asyncio.subprocess.Process | None = None  # None while running: start one at the next batch
         self._thread: ThreadPoolExecutor | None = None
         self._appender: AuditAppender | None = None  # the thread kind's; the process keeps its own
+        self._signing: asyncio.Future[None] | None = None  # the thread kind's checkpoint after its last batch
 
     async def start(self) -> None:
         """Start the process or thread and open the database there: a writer that cannot write fails now, with
@@ -57,8 +71,11 @@ class AuditWriter:
         if self._kind is WriterKind.THREAD:
             # One thread: an sqlite3 connection is used on the thread that made it.
             thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+            opening = functools.partial(
+                AuditAppender, self._path, self._key, checkpoint_seconds=self._checkpoint_seconds
+            )
             try:
-                self._appender = await asyncio.get_running_loop().run_in_executor(thread, AuditAppender, self._path)
+                self._appender = await asyncio.get_running_loop().run_in_executor(thread, opening)
             except Exception as exc:
                 thread.shutdown(wait=False)
                 raise AuditWriteFailed(f"cannot open the audit log: {type(exc).__name__}: {exc}") from exc
@@ -70,14 +87,33 @@ class AuditWriter:
 
     async def append(self, records: Sequence[AuditRecord]) -> None:
         """Append a batch to the chain; returns once it is committed, raises AuditWriteFailed if it was not."""
+        # Plain tuples to a process: a NamedTuple pickles as a class call per row, several times the cost.
+        await self._request(("append", [tuple(r) for r in records]), "append", records)
+
+    async def checkpoint(self) -> None:
+        """Sign a checkpoint of the log's head now, if it moved since the last one."""
+        await self._request(("checkpoint",), "checkpoint")
+
+    async def prune(self, before: float) -> int:
+        """Delete the entries made before `before` (seconds since the epoch), signing a checkpoint at the cut;
+        returns how many were deleted."""
+        return await self._request(("prune", before), "prune", before)
+
+    async def _request(self, message: tuple[Any, ...], method: str, *args: Any) -> int:
+        """Have the appender run `method(*args)`: on the thread, or as `message` to the process."""
         if not self._running:
             raise AuditWriteFailed("the audit writer is not running")
         if self._thread is not None and self._appender is not None:
+            call = functools.partial(getattr(self._appender, method), *args)
+            loop = asyncio.get_running_loop()
             try:
-                await asyncio.get_running_loop().run_in_executor(self._thread, self._appender.append, records)
+                result = await loop.run_in_executor(self._thread, call)
             except Exception as exc:
                 raise AuditWriteFailed(f"{type(exc).__name__}: {exc}") from exc
-            return
+            finally:
+                # Not awaited: like the process, sign after answering; the next batch queues behind it.
+                self._signing = loop.run_in_executor(self._thread, self._appender.checkpoint_if_due)
+            return result if isinstance(result, int) else 0
         async with self._lock:
             if self._process is not None and self._process.returncode is not None:
                 # It died between batches (killed, out of memory): a batch written to it would only fail.
@@ -87,9 +123,8 @@ class AuditWriter:
                 # The last one died or was cut off mid-batch; a new one reads the head from the file.
                 await self._spawn()
             assert self._process is not None and self._process.stdin is not None
-            # Plain tuples: a NamedTuple pickles as a class call per row, several times the cost.
-            self._process.stdin.write(frame(pickle.dumps([tuple(r) for r in records], pickle.HIGHEST_PROTOCOL)))
-            await self._answer()
+            self._process.stdin.write(frame(pickle.dumps(message, pickle.HIGHEST_PROTOCOL)))
+            return await self._answer()
 
     async def stop(self) -> None:
         """Close the database and end the thread or process; later batches fail with AuditWriteFailed."""
@@ -116,7 +151,7 @@ class AuditWriter:
     async def _spawn(self) -> None:
         # The child imports the very `server` package this process runs, from where this process found it: `-P`
         # keeps the working directory off its path, where `-m` would put it first. It needs none of the
-        # server's settings, and so is not handed its secrets (OPS_API_TOKEN).
+        # server's settings, and so is not handed its secrets (OPS_API_TOKEN); the audit key goes over its pipe.
         env = {name: value for name, value in os.environ.items() if not name.startswith("OPS_")}
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         process = self._process = await asyncio.create_subprocess_exec(
@@ -129,19 +164,22 @@ class AuditWriter:
             stdout=asyncio.subprocess.PIPE,
             env=env,
         )
+        assert process.stdin is not None
+        config = (self._key.secret if self._key else None, self._checkpoint_seconds)
+        process.stdin.write(frame(pickle.dumps(config, pickle.HIGHEST_PROTOCOL)))
         try:
             await self._answer()  # its first answer says whether it opened the database
         except AuditWriteFailed:
             await self._discard(process)  # it could not, and is on its way out
             raise
 
-    async def _answer(self) -> None:
-        """Read the process's answer to the last message: empty when all went well, else what went wrong."""
+    async def _answer(self) -> int:
+        """Read the process's answer to the last message: its value, or AuditWriteFailed saying what went wrong."""
         process = self._process
         assert process is not None and process.stdout is not None
         try:
             length = int.from_bytes(await process.stdout.readexactly(_LENGTH_BYTES), "big")
-            answer = (await process.stdout.readexactly(length)).decode()
+            error, value = pickle.loads(await process.stdout.readexactly(length))
         except BaseException as exc:
             # Died, or this wait was cancelled mid-answer: either way the exchange is out of step. Whether the
             # batch was committed is unknown, so it counts as failed, and the next batch gets a new process.
@@ -150,8 +188,9 @@ class AuditWriter:
                 log.error("the audit writer process exited with %s", process.returncode)
                 raise AuditWriteFailed(f"the audit writer process exited with {process.returncode}") from None
             raise
-        if answer:
-            raise AuditWriteFailed(answer)
+        if error:
+            raise AuditWriteFailed(error)
+        return int(value)
 
     async def _discard(self, process: asyncio.subprocess.Process) -> None:
         if self._process is process:

@@ -68,3 +68,9 @@ class ConfirmationRepository:
             (now.isoformat(timespec="microseconds"), token_hash, now.isoformat(timespec="microseconds")),
         )
         return changed == 1
+
+    async def purge_expired(self, before: datetime) -> int:
+        """Drop tokens that expired before the given time; returns how many."""
+        return await self._db.execute(
+            "DELETE FROM confirmations WHERE expires_at < ?", (before.isoformat(timespec="microseconds"),)
+        )

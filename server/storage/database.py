@@ -1,7 +1,9 @@
-"""Database: owns the single aiosqlite connection, applies migrations, serializes write transactions."""
+"""Database: owns the aiosqlite connections, applies migrations, serializes write transactions, and keeps the
+data dir and the database's files private to the server's user."""
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
@@ -11,6 +13,8 @@ from typing import Any
 import aiosqlite
 
 MIGRATIONS_PACKAGE = "server.storage.migrations"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -22,15 +26,58 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and its parents) if missing; the directory itself 0700, whatever the umask. An existing
+    directory keeps its mode: its owner chose it."""
+    if not path.is_dir():
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(path, PRIVATE_DIR_MODE)
+
+
+def make_private_file(path: Path) -> None:
+    """Create `path` empty if missing, and make it 0600 either way (files of earlier versions were 0644)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+    os.chmod(path, PRIVATE_FILE_MODE)
+
+
+class ReadConnection:
+    """One read-only connection. In WAL mode it sees only committed data and never waits for (or holds up) the
+    writer; its statements run one at a time, on its own thread."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    # Each read runs to its end in one call on the connection's thread: a statement left open between calls would
+    # keep its snapshot, and another read on the connection in between would not see later commits.
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.conn.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection inside one read transaction: one consistent snapshot for a long read."""
+        await self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            with contextlib.suppress(sqlite3.OperationalError):
+                await asyncio.shield(self.conn.execute("COMMIT"))
+
+
 class Database:
     """Owns the SQLite connections: one writer, whose transactions are serialized by a lock so two coroutines
-    never interleave statements of different transactions, and one reader, which in WAL mode sees only committed
-    data and never waits for (or holds up) the writer."""
+    never interleave statements of different transactions, and two readers. The hot reader answers the short
+    lookups on the request path (tokens, confirmations); `long_reads` takes the audit log's pages and searches,
+    so that however many of those queue up, a sign-in or a confirmation never waits behind them."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._reader: ReadConnection | None = None
+        self._long_reads: ReadConnection | None = None
         self._write_lock = asyncio.Lock()
 
     @property
@@ -41,17 +88,33 @@ class Database:
         return self._writer
 
     @property
-    def _read_conn(self) -> aiosqlite.Connection:
+    def _hot(self) -> ReadConnection:
         if self._reader is None:
             raise RuntimeError("database is not open")
         return self._reader
 
+    @property
+    def long_reads(self) -> ReadConnection:
+        """The reader for long reads (audit pages and searches), apart from the hot path's."""
+        if self._long_reads is None:
+            raise RuntimeError("database is not open")
+        return self._long_reads
+
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
+        # SQLite gives the -wal and -shm files the database file's mode; files an earlier version left are fixed.
+        for path in (self.path, *(self.path.with_name(self.path.name + s) for s in ("-wal", "-shm"))):
+            if path == self.path or path.exists():
+                make_private_file(path)
         self._writer = await self._connect()
         await _pragma(self._writer, "journal_mode=WAL")
-        self._reader = await self._connect()
-        await _pragma(self._reader, "query_only=ON")
+        self._reader = ReadConnection(await self._read_only())
+        self._long_reads = ReadConnection(await self._read_only())
+
+    async def _read_only(self) -> aiosqlite.Connection:
+        conn = await self._connect()
+        await _pragma(conn, "query_only=ON")
+        return conn
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -63,10 +126,13 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        for reader in (self._long_reads, self._reader):
+            if reader is not None:
+                await reader.conn.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._reader = self._long_reads = None
+        self._writer = None
 
     async def migrate(self) -> list[str]:
         """Apply every migration not applied yet, each in its own transaction. Returns the names applied."""
@@ -102,16 +168,9 @@ class Database:
             else:
                 await conn.execute("COMMIT")
 
-    @contextlib.asynccontextmanager
-    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The reader connection, for a long read (a cursor walked row by row) of one consistent snapshot."""
-        conn = self._read_conn
-        await conn.execute("BEGIN")
-        try:
-            yield conn
-        finally:
-            with contextlib.suppress(sqlite3.OperationalError):
-                await asyncio.shield(conn.execute("COMMIT"))
+    def reading(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The hot reader inside one read transaction (one consistent snapshot)."""
+        return self._hot.snapshot()
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One write statement, atomic on its own (the connection autocommits outside BEGIN): one round trip to
@@ -123,12 +182,12 @@ class Database:
             return cursor.rowcount
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._read_conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        """A short read on the hot reader."""
+        return await self._hot.fetchone(sql, params)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._read_conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        """A short read on the hot reader."""
+        return await self._hot.fetchall(sql, params)
 
 
 async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
@@ -138,4 +197,14 @@ async def _pragma(conn: aiosqlite.Connection, setting: str) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """The statements of a migration, split at the semicolons that end one (not those inside a trigger's body)."""
+    statements, current = [], ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current.strip())
+            current = ""
+    if current.strip(" \n;"):
+        statements.append(current.strip())
+    return statements

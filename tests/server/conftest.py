@@ -3,31 +3,22 @@
 `ops` wraps the test client with the few calls most tests make (authenticated GET, the two steps of a command),
 so a test reads as the behaviour it proves rather than as HTTP plumbing."""
 
-import contextlib
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ops_constants import ADMIN_TOKEN, MakeSettings
+from server_support import Ops, StartApp
 
 from server.app import create_app
 from server.clock import ManualClock
-from server.keys import AUDIT, PLANT, SETTINGS, TOKENS
+from server.keys import PLANT
 from server.plant.plant import Plant
 from server.settings import Settings
 from server.storage.database import Database
-
-ADMIN_PRINCIPAL = "env:OPS_API_TOKEN"
-
-StartApp = Callable[..., Awaitable[TestClient]]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -70,82 +61,6 @@ def plant(app: web.Application) -> Plant:
     return app[PLANT]
 
 
-class Ops:
-    """The calls most tests make, through the real HTTP stack."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.app = client.app
-
-    async def get(self, path: str, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> ClientResponse:
-        headers = {**(bearer(token) if token else {}), **kwargs.pop("headers", {})}
-        return await self.client.get(path, headers=headers, **kwargs)
-
-    async def post(self, body: Any, token: str | None = ADMIN_TOKEN, **kwargs: Any) -> ClientResponse:
-        headers = {**(bearer(token) if token else {}), **kwargs.pop("headers", {})}
-        return await self.client.post("/ops/command", json=body, headers=headers, **kwargs)
-
-    async def request(
-        self, command: str, component: str, params: dict[str, Any] | None = None, token: str = ADMIN_TOKEN
-    ) -> str:
-        """Step one of a command; returns the confirm token."""
-        response = await self.post(
-            {"command": command, "component": component, "params": params or {}},
-            token=token,
-        )
-        body = await response.json()
-        assert response.status == 200, body
-        assert body["requires_confirmation"] is True
-        return body["confirm_token"]
-
-    async def confirm(
-        self,
-        command: str,
-        component: str,
-        confirm_token: str,
-        params: dict[str, Any] | None = None,
-        token: str = ADMIN_TOKEN,
-    ) -> ClientResponse:
-        """Step two of a command; returns the response as it is."""
-        return await self.post(
-            {"command": command, "component": component, "params": params or {}, "confirm_token": confirm_token},
-            token=token,
-        )
-
-    async def run(
-        self, command: str, component: str, params: dict[str, Any] | None = None, token: str = ADMIN_TOKEN
-    ) -> dict[str, Any]:
-        """Both steps; asserts the command executed and returns its result."""
-        confirm_token = await self.request(command, component, params, token=token)
-        response = await self.confirm(command, component, confirm_token, params, token=token)
-        body = await response.json()
-        assert response.status == 200, body
-        return body["result"]
-
-    async def status(self) -> dict[str, Any]:
-        response = await self.get("/ops/status")
-        assert response.status == 200
-        return (await response.json())["status"]
-
-    async def component_state(self, name: str) -> str:
-        status = await self.status()
-        return next(c["state"] for c in status["components"] if c["name"] == name)
-
-    async def create_token(self, name: str, scopes: str) -> str:
-        return await self.app[TOKENS].create(name, scopes)
-
-    def table(self, name: str) -> list[sqlite3.Row]:
-        """A table's rows read from the database file by a separate connection: what another reader sees now."""
-        with contextlib.closing(sqlite3.connect(self.app[SETTINGS].database_path)) as conn:
-            conn.row_factory = sqlite3.Row
-            return list(conn.execute(f"SELECT * FROM {name} ORDER BY rowid"))
-
-    async def audit_rows(self) -> list[sqlite3.Row]:
-        """Every audit row, once the queued ones are committed."""
-        await self.app[AUDIT].flush()
-        return self.table("audit_log")
-
-
 @pytest.fixture
 def ops(client: TestClient) -> Ops:
     return Ops(client)
@@ -177,3 +92,35 @@ async def reader_token(ops: Ops) -> str:
 async def operator_token(ops: Ops) -> str:
     """A token named 'operator' with ops:read and ops:command."""
     return await ops.create_token("operator", "ops:read,ops:command")
+
+
+@pytest.fixture
+def start_with_routes(aiohttp_client: Any, clock: ManualClock, make_settings: MakeSettings) -> StartApp:
+    """`await start_with_routes(routes, ..., **overrides)`: an app with test-only `FamilyRoutes` added before it
+    starts (its router freezes then; the start-up check holds them to the same rules), and a client on it."""
+
+    async def start(*tables: Any, **overrides: Any) -> TestClient:  # server.http.routes.FamilyRoutes
+        app = create_app(make_settings(**overrides), clock=clock)
+        for table in tables:
+            table.add_to(app)
+        return await aiohttp_client(app)
+
+    return start
+
+
+@pytest.fixture
+def start_app_failing(clock: ManualClock) -> Callable[[web.Application], Awaitable[BaseException]]:
+    """`await start_app_failing(app)`: start `app`, whose start-up must fail, and return the error, once what had
+    started is cleaned up as `ops-server serve` (aiohttp's run_app) cleans it up."""
+
+    async def start(app: web.Application) -> BaseException:
+        runner = web.AppRunner(app)
+        try:
+            await runner.setup()
+        except Exception as exc:
+            await runner.cleanup()
+            return exc
+        await runner.cleanup()
+        raise AssertionError("the app started")
+
+    return start

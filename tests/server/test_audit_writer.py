@@ -2,6 +2,9 @@
 the table refuses is reported to its waiters, and a writer process that dies costs the batch in flight and no
 more. Spawning a process costs a tenth of a second or more, so only the tests that need one use that kind."""
 
+import pickle
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +13,9 @@ import pytest
 from server.keys import AUDIT, DB
 from server.services.audit import AuditTrail
 from server.storage.audit import AuditRecord, AuditRepository
-from server.storage.audit_writer import AuditWriteFailed, AuditWriter, WriterKind
+from server.storage.audit_checkpoints import _SELECT, Checkpoint
+from server.storage.audit_keys import AuditKey
+from server.storage.audit_writer import AuditWriteFailed, AuditWriter, WriterKind, frame
 from server.storage.database import Database
 
 KINDS = [WriterKind.PROCESS, WriterKind.THREAD]
@@ -227,3 +232,53 @@ async def test_stopping_the_trail_stops_the_writer_even_when_the_last_batch_fail
     assert writer._process is None
     with pytest.raises(AuditWriteFailed, match="not running"):
         await writer.append([_record(2)])
+
+
+def _frame_pickle(value: object) -> bytes:
+    return frame(pickle.dumps(value))
+
+
+def test_the_writer_process_exits_quietly_when_the_server_dies_mid_answer(db):
+    # The server's end of the pipes goes away (it died) while the process still has an answer to give.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.storage.audit_process", str(db.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(_frame_pickle((None, 10.0)))
+    process.stdin.flush()
+    process.stdout.read(4)  # the start of its first answer: it opened the database
+    process.stdout.close()  # the server is gone: nobody reads its answers any more
+
+    process.stdin.write(_frame_pickle(("append", [tuple(_record(1))])))
+    process.stdin.close()
+    process.wait(timeout=30)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+
+    assert process.returncode == 0
+    assert b"BrokenPipeError" not in stderr
+    assert b"Traceback" not in stderr
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_writer_signs_checkpoints_with_the_key_it_was_handed(db, kind):
+    key = AuditKey(b"k" * 32)
+    writer = AuditWriter(db.path, kind, key=key)
+    await writer.start()
+    try:
+        await writer.append([_record(1), _record(2)])
+        await writer.checkpoint()
+    finally:
+        await writer.stop()
+
+    (checkpoint,) = await _checkpoints(db)
+    assert (checkpoint.entry_id, checkpoint.entry_count) == (2, 2)
+    assert checkpoint.signed_by(key)
+    assert not checkpoint.signed_by(AuditKey(b"x" * 32))
+
+
+async def _checkpoints(db: Database) -> list[Checkpoint]:
+    return [Checkpoint(*row) for row in await db.fetchall(f"{_SELECT} ORDER BY checkpoint_id")]

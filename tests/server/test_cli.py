@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from server.cli import main
+from server.storage.database import _migrations
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -159,7 +160,8 @@ class TestMigrate:
         assert first[0] == second[0] == 0
         assert "applied: 0001_initial.sql" in first[1]
         assert "up to date" in second[1]
-        assert _sql(tmp_path / "ops.sqlite3", "SELECT version FROM schema_migrations") == [(1,)]
+        every_version = [(version,) for version, _, _ in _migrations()]
+        assert _sql(tmp_path / "ops.sqlite3", "SELECT version FROM schema_migrations") == every_version
 
     async def test_migrate_on_a_database_an_app_created_changes_nothing(self, capsys, client, settings):
         code, out, _ = await _cli_in_thread(capsys, "migrate", "--data-dir", str(settings.data_dir))
@@ -219,6 +221,26 @@ class TestAuditVerify:
         assert "no database" in err
         assert "holds" not in out
         assert not data_dir.exists()
+
+    async def test_audit_verify_without_the_key_says_the_signatures_were_not_checked(self, capsys, ops, settings):
+        await ops.run("restart", "mt5_bridge")
+        await ops.client.close()
+        (settings.data_dir / "audit-key").unlink()
+
+        code, out, err = await _cli_in_thread(capsys, "audit", "verify", "--data-dir", str(settings.data_dir))
+
+        assert code == 2
+        assert "3 entries verified" in out
+        assert "NOT checked" in err
+
+    def test_audit_prune_refuses_a_date_it_cannot_read(self, capsys, tmp_path):
+        assert _cli(capsys, "migrate", "--data-dir", str(tmp_path))[0] == 0
+
+        with pytest.raises(SystemExit) as exited:
+            main(["audit", "prune", "--before", "last tuesday", "--data-dir", str(tmp_path)])
+
+        assert exited.value.code == 2
+        assert "not a date" in capsys.readouterr().err
 
     def test_the_installed_entry_point_runs(self, tmp_path):
         result = subprocess.run(

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
-from server.keys import PLANT, TOKENS
+from server.keys import AUDIT, PLANT, TOKENS
 from server.plant.plant import Plant
-from shared.control import CommandExecuted, ConfirmationRequired
+from shared.control import CommandExecuted, CommandParams, ConfirmationRequired
 
 RESTART_BRIDGE = {"command": "restart", "component": "mt5_bridge"}
 
@@ -107,6 +107,18 @@ class TestConfirmTokenRefusals:
         assert response.status == 410
         assert await _error(response) == "confirm_token_expired"
         assert await ops.component_state("connector") == "running"
+
+    async def test_the_expiry_quotes_the_tokens_own_lifetime_not_todays_setting(self, ops_with, clock):
+        issuer = await ops_with(confirm_ttl_seconds=30)
+        token = await issuer.request("stop", "connector")
+        await issuer.client.close()
+        restarted = await ops_with(confirm_ttl_seconds=90)  # the same data dir, a longer lifetime configured since
+        clock.advance(31)
+
+        response = await restarted.confirm("stop", "connector", token)
+
+        assert response.status == 410
+        assert (await response.json())["detail"] == "confirm_token expired after 30 s; request a new one"
 
     async def test_confirm_by_another_principal_is_403(self, ops, operator_token):
         token = await ops.request("stop", "connector")
@@ -263,6 +275,33 @@ class TestConcurrencyAndRestarts:
         assert response.status == 409
         assert await _error(response) == "confirm_token_used"
         assert restarted.app[PLANT].state_of("mt5_bridge") == "running"
+
+    async def test_a_confirm_refused_as_stale_after_its_intent_was_recorded_is_on_record_as_not_run(
+        self, ops, plant, monkeypatch
+    ):
+        token = await ops.request("stop", "connector")
+        audit = ops.app[AUDIT]
+        record_durable = audit.record_durable
+
+        async def another_command_lands_meanwhile(record):
+            await record_durable(record)
+            if record.outcome == "executing":
+                plant.execute("dry-run-on", "orchestrator", CommandParams())
+
+        monkeypatch.setattr(audit, "record_durable", another_command_lands_meanwhile)
+
+        response = await ops.confirm("stop", "connector", token)
+
+        assert response.status == 409
+        assert await _error(response) == "confirm_token_stale"
+        assert await ops.component_state("connector") == "running"
+        confirm = [r for r in await ops.audit_rows() if r["method"] == "POST"][1:]
+        assert [(r["action"], r["outcome"], r["status"]) for r in confirm] == [
+            ("command.execute", "executing", 0),
+            ("command.execute", "not_executed", 409),
+            ("command.confirm", "confirm_token_stale", 409),
+        ]
+        assert '"refused":"confirm_token_stale"' in confirm[1]["detail"]
 
     async def test_a_pending_token_is_stale_after_a_restart(self, ops, start_app, settings):
         # The new process cannot know the state the token was issued against (the plant's versions start

@@ -4,7 +4,7 @@ nothing: no confirmation is issued and the plant is as it was."""
 import pytest
 from aiohttp import web
 
-from server.http.auth import check_routes_declare_access
+from server.http.routes import check_routes
 from server.plant.plant import Plant
 from shared.control import StatusSnapshot
 
@@ -213,8 +213,8 @@ def test_a_route_that_declares_no_access_stops_the_app_from_starting():
 
     app.router.add_get("/ops/open", handler)
 
-    with pytest.raises(RuntimeError, match="GET /ops/open"):
-        check_routes_declare_access(app)
+    with pytest.raises(RuntimeError, match="GET /ops/open declares no access"):
+        check_routes(app)
 
 
 @pytest.mark.parametrize(
@@ -223,10 +223,34 @@ def test_a_route_that_declares_no_access_stops_the_app_from_starting():
         ("/ops/nothing", {"error": "not_found", "detail": "no route /ops/nothing"}),
         ("/api/ops/nothing", {"detail": "no route /api/ops/nothing"}),
         ("/ops/api/nothing", {"detail": "no route /ops/api/nothing"}),
-        ("/api/v1/nothing", {"error": {"code": "OPS_AGENT_NOT_FOUND", "message": "no route /api/v1/nothing"}}),
+        (
+            "/api/v1/nothing",
+            {
+                "error": {
+                    "code": "OPS_AGENT_NOT_FOUND",
+                    "message": "no route /api/v1/nothing",
+                    "details": {"code": "not_found"},
+                }
+            },
+        ),
         (
             "/ops/ci/nothing",
-            {"code": 404, "message": "Not Found", "error": "no route /ops/ci/nothing", "details": {}},
+            {
+                "code": 404,
+                "message": "Not Found",
+                "error": "no route /ops/ci/nothing",
+                "details": {"code": "not_found"},
+            },
+        ),
+        ("/webhooksX", {"error": "not_found", "detail": "no route /webhooksX"}),  # not under /webhooks
+        (
+            "/webhooks/nothing",
+            {
+                "code": 404,
+                "message": "Not Found",
+                "error": "no route /webhooks/nothing",
+                "details": {"code": "not_found"},
+            },
         ),
     ],
 )

@@ -1,0 +1,199 @@
+"""The live + refunds family (contract 5-live-refunds-api.md): the public, sanitized live board and feed, and the
+operator's refund tools. Errors are `{"detail": ...}`; a missing or invalid token is always
+`401 {"detail": "Invalid or missing credentials"}` (the family's envelope, server/http/envelopes.py).
+
+| method | path | access |
+|---|---|---|
+| GET  | /ops/api/live/status | public, sanitized, not audited, cacheable 1 s |
+| GET  | /ops/api/live/feed?limit= | public, sanitized, not audited, cacheable 1 s |
+| GET  | /ops/api/refunds/agent/status | refunds:operator |
+| GET  | /ops/api/refunds/ledger?limit=&cursor=&status=&decision=&since=&until=&masked= | refunds:operator (1) |
+| POST | /ops/api/refunds/process-once (Idempotency-Key) | refunds:operator |
+
+(1) with refunds:pii too, customer fields unmasked (unless `masked=true`), and the read audited as such.
+Public routes are rate-limited per address by the pipeline, as every anonymous request is."""
+
+import asyncio
+import contextlib
+import random
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+
+from server.errors import InvalidRequest
+from server.http.access import Bearer, Public
+from server.http.audit import Intent, note_audit
+from server.http.context import principal_of
+from server.http.envelopes import Payload, respond
+from server.http.families import Family
+from server.http.parsing import parse_body, parse_query
+from server.http.routes import FamilyRoutes
+from server.keys import CLOCK, DB, PLANT, SETTINGS
+from server.plant.refund_requests import RefundRequestSource
+from server.services.live.agents import GuardianAgent, SignalAgent
+from server.services.live.redaction import public_event
+from server.services.live.runner import LiveAgents
+from server.services.live.status import live_status, refund_agent_status
+from server.services.policy.engine import PolicyEngine, PolicyRules
+from server.services.policy.point import DecisionPoint, LocalDecisionPoint, RemoteDecisionPoint
+from server.services.refunds.deposits import LinkedDeposits, SafeRefs
+from server.services.refunds.intake import RefundIntake
+from server.services.refunds.ledger import ledger_page
+from server.services.refunds.process import ProcessOnce
+from server.services.refunds.worker import RefundWorker, WorkerConfig
+from server.settings import Settings
+from server.storage.agent_investigations import InvestigationRepository
+from server.storage.agent_transactions import TransactionRepository
+from server.storage.audit_keys import load_audit_key
+from server.storage.evidence import EvidenceRepository, head_file_for
+from server.storage.refunds import IdempotencyRepository, RefundRepository
+from shared.live import (
+    IDEMPOTENCY_KEY_HEADER,
+    IDEMPOTENCY_KEY_PATTERN,
+    FeedQuery,
+    LedgerQuery,
+    LiveFeed,
+    ProcessOnceRequest,
+)
+from shared.scopes import Scope
+
+routes = FamilyRoutes(Family.LIVE)
+PUBLIC_READ = Public(audit_reads=False)  # a witness feed polled every second: counted, not audited
+OPERATOR = Bearer(Scope.REFUNDS_OPERATOR)
+PUBLIC_CACHE = "public, max-age=1"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+
+
+@dataclass(frozen=True)
+class LiveServices:
+    agents: LiveAgents
+    deposits: LinkedDeposits
+    refunds: RefundRepository
+    evidence: EvidenceRepository
+    process_once: ProcessOnce
+
+
+LIVE = web.AppKey("live", LiveServices)
+
+
+def setup(app: web.Application) -> None:
+    routes.add_to(app)
+    app.cleanup_ctx.append(_live_services)
+
+
+def decision_point(settings: Settings, engine: PolicyEngine) -> DecisionPoint:
+    if settings.policy_url:
+        return RemoteDecisionPoint(settings.policy_url, timeout=settings.policy_timeout_seconds)
+    return LocalDecisionPoint(engine)
+
+
+async def _live_services(app: web.Application) -> AsyncIterator[None]:
+    settings, db, clock, plant = app[SETTINGS], app[DB], app[CLOCK], app[PLANT]
+    configured = settings.audit_key.get_secret_value() if settings.audit_key else None
+    key = load_audit_key(configured, settings.data_dir, create=True)
+    assert key is not None  # create=True always gives one
+    refs = SafeRefs(key)
+    evidence = EvidenceRepository(db, key, head_file_for(settings.database_path))
+    refunds = RefundRepository(db)
+    keys = IdempotencyRepository(db)
+    await keys.forget_running()
+    engine = PolicyEngine(PolicyRules())
+    point = decision_point(settings, engine)
+    timeout = settings.policy_timeout_seconds
+    # The deposits are the agent family's transactions, read from the same database (its tables, its repositories).
+    transactions = TransactionRepository(db)
+    deposits = LinkedDeposits(transactions, InvestigationRepository(db))
+    worker = RefundWorker(
+        refunds,
+        evidence,
+        deposits,
+        point,
+        clock,
+        WorkerConfig(decision_timeout=timeout, velocity_window=timedelta(hours=engine.rules.velocity_window_hours)),
+    )
+    await worker.recover()
+    agents = LiveAgents(
+        plant,
+        RefundRequestSource(transactions, clock, random.Random(f"refunds:{settings.plant_seed}")),
+        RefundIntake(refunds, refs, deposits),
+        GuardianAgent(evidence, point, refs, clock, decision_timeout=timeout),
+        SignalAgent(evidence, point, refs, clock, decision_timeout=timeout),
+        worker,
+    )
+    process_once = ProcessOnce(
+        worker, refunds, keys, evidence.signed_head, clock, timedelta(hours=settings.refunds_idempotency_hours)
+    )
+    app[LIVE] = LiveServices(agents, deposits, refunds, evidence, process_once)
+    interval = settings.live_tick_seconds or settings.plant_tick_seconds
+    task = asyncio.create_task(agents.run(interval), name="live-agents")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await point.aclose()
+
+
+def _public(request: web.Request, payload: Payload) -> web.Response:
+    response = respond(request, payload)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    return response
+
+
+@routes.get("/ops/api/live/status", access=PUBLIC_READ)
+async def status(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    board = await live_status(request.app[SETTINGS].live_tenant, live.evidence, live.agents)
+    return _public(request, board)
+
+
+@routes.get("/ops/api/live/feed", access=PUBLIC_READ)
+async def feed(request: web.Request) -> web.Response:
+    query = parse_query(request, FeedQuery)
+    rows = await request.app[LIVE].evidence.recent(query.limit)
+    events = [event for event in map(public_event, rows) if event is not None]
+    return _public(request, LiveFeed(items=events))
+
+
+@routes.get("/ops/api/refunds/agent/status", access=OPERATOR)
+async def agent_status(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    return respond(request, await refund_agent_status(live.agents, live.refunds, live.evidence))
+
+
+@routes.get("/ops/api/refunds/ledger", access=OPERATOR)
+async def ledger(request: web.Request) -> web.Response:
+    query = parse_query(request, LedgerQuery)
+    reveal = Scope.REFUNDS_PII in principal_of(request).scopes and not query.masked
+    page = await ledger_page(request.app[LIVE].refunds, query, reveal=reveal)
+    if reveal:
+        # Every read of customer data is on record with what it showed.
+        note_audit(
+            request,
+            action="refunds.ledger.unmasked",
+            target="refund_ledger",
+            entry_ids=[item.entry_id for item in page.items],
+        )
+    return respond(request, page)
+
+
+@routes.post("/ops/api/refunds/process-once", access=OPERATOR)
+async def process_once(request: web.Request) -> web.Response:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is not None and not _KEY.fullmatch(key):
+        raise InvalidRequest(
+            f"{IDEMPOTENCY_KEY_HEADER} must be 1 to 255 printable ASCII characters", code="invalid_idempotency_key"
+        )
+    raw = await request.read()
+    body = await parse_body(request, ProcessOnceRequest) if raw.strip() else ProcessOnceRequest()
+    note_audit(request, action="refunds.process_once", target="refund_ledger", idempotency_key=key)
+    await Intent(request, "refund.process").record()
+    answer = await request.app[LIVE].process_once.run(principal_of(request).name, body, key)
+    result = answer.result
+    if result is not None:
+        note_audit(request, entry_id=result.entry_id, processed=result.processed, status=result.status)
+    else:
+        note_audit(request, replayed=True)
+    return respond(request, answer.body, status=answer.status)

@@ -1,0 +1,113 @@
+"""Requests aiohttp's HTTP parser refuses: a control character in a header, a line over 8190 bytes, a request line
+that is not HTTP, a broken chunk. They never reach the request pipeline. Left to itself, aiohttp answers each
+from `RequestHandler.handle_error` with the parser's message as a text/plain body, and logs that message with a
+traceback at ERROR; the message quotes the offending bytes, so a bearer token beside them went to the log and
+back to the sender.
+
+Here `handle_error` answers them in the control family's envelope (`malformed_request`, a sentence of ours, no
+request bytes) and logs one line without request bytes, a few a minute at most. aiohttp has no setting for
+either (aio-libs/aiohttp#3287 asks for one), so the runner builds its connections with this handler:
+`OpsAppRunner`, which `ops-server serve` and the embedded server use in place of `web.AppRunner`."""
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import (
+    BadHttpMethod,
+    BadStatusLine,
+    HttpProcessingError,
+    InvalidHeader,
+    LineTooLong,
+    PayloadEncodingError,
+)
+from aiohttp.web_protocol import RequestHandler
+
+from server.errors import InvalidRequest
+from server.http.envelopes import ENVELOPES
+from server.http.families import Family
+from server.http.log_throttle import LogThrottle
+
+log = logging.getLogger(__name__)
+
+CODE = "malformed_request"
+
+# What went wrong, in words of our own: the parser's message quotes the request. Most specific first.
+_REASONS: tuple[tuple[type[HttpProcessingError], str], ...] = (
+    (LineTooLong, "a request line or header is longer than the server accepts"),
+    (BadHttpMethod, "the request does not start with an HTTP method"),
+    (BadStatusLine, "the request line is not valid HTTP/1.1"),
+    (InvalidHeader, "a header name is not valid"),
+    (PayloadEncodingError, "the request body's encoding is broken"),
+)
+
+
+def describe(error: HttpProcessingError) -> str:
+    """A sentence saying what is wrong with a request the parser refused, without quoting any of it."""
+    return next((text for kind, text in _REASONS if isinstance(error, kind)), "the request is not valid HTTP/1.1")
+
+
+class MalformedRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering the parser's refusals in the control envelope."""
+
+    __slots__ = ("_malformed_log",)
+
+    def __init__(self, manager: web.Server, *, malformed_log: LogThrottle, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._malformed_log = malformed_log
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):  # a handler's failure (500, 504): aiohttp's own answer
+            return super().handle_error(request, status, exc, message)
+        detail = describe(exc)
+        self._malformed_log.warning("refused a malformed request from %s: %s", request.remote, detail)
+        if request.writer.output_size > 0:  # as aiohttp's: an answer was under way, the connection is broken
+            raise ConnectionError("response already started; cannot send the malformed-request answer")
+        response = ENVELOPES[Family.CONTROL].error(InvalidRequest(detail, code=CODE))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.force_close()  # what follows on the connection cannot be framed
+        return response
+
+
+class MalformedRequestServer(web.Server):
+    """aiohttp's protocol factory, making MalformedRequestHandler connections."""
+
+    def __init__(self, plain: web.Server, *, malformed_log: LogThrottle, **kwargs: Any) -> None:
+        super().__init__(
+            plain.request_handler,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            **kwargs,
+        )
+        self._handler_kwargs = kwargs
+        self._handler_loop = asyncio.get_running_loop()
+        self._malformed_log = malformed_log
+
+    def __call__(self) -> RequestHandler:
+        return MalformedRequestHandler(
+            self, loop=self._handler_loop, malformed_log=self._malformed_log, **self._handler_kwargs
+        )
+
+
+class OpsAppRunner(web.AppRunner):
+    """`web.AppRunner` whose connections answer malformed requests with MalformedRequestHandler. `kwargs` are
+    AppRunner's (`access_log`, `shutdown_timeout`, ...)."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        # What aiohttp passes on to each connection handler: all but the runner's own settings.
+        self._handler_kwargs = {k: v for k, v in kwargs.items() if k not in ("handle_signals", "shutdown_timeout")}
+        self.malformed_log = LogThrottle(log)  # one per server: its connections share the budget
+
+    async def _make_server(self) -> web.Server:
+        # BaseRunner's one hook for the server it runs. AppRunner's starts the application and makes a plain
+        # Server for it; ours takes that Server's request handler and factory and makes the connections.
+        plain = await super()._make_server()
+        return MalformedRequestServer(plain, malformed_log=self.malformed_log, **self._handler_kwargs)

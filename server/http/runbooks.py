@@ -1,0 +1,212 @@
+"""The runbooks family's runbook half (contract 2-runbooks-metrics-api.md): `POST /api/ops/runbooks/execute` and
+`GET /api/ops/status`; beyond the contract the run history (keyset pages), one run's state and logs (`offset` to
+tail), abort; and the feed operations the shipped runbook scripts call back on (`/api/ops/feed/...`).
+
+| method | path | scope |
+|---|---|---|
+| GET  | /api/ops/status | runbooks:read |
+| POST | /api/ops/runbooks/execute | runbooks:execute |
+| GET  | /api/ops/runbooks?limit=&cursor=&command= | runbooks:read |
+| GET  | /api/ops/runbooks/{request_id}?offset= | runbooks:read |
+| GET  | /api/ops/runbook-commands | runbooks:read |
+| POST | /api/ops/runbooks/{request_id}/abort | runbooks:execute |
+| GET  | /api/ops/feed/health | runbooks:read |
+| POST | /api/ops/feed/failover, /api/ops/feed/failback | runbooks:execute, and only a running runbook's own token |
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.http.access import Bearer
+from server.http.audit import Intent, note_audit
+from server.http.context import principal_of
+from server.http.envelopes import respond
+from server.http.families import Family
+from server.http.metrics import METRICS
+from server.http.parsing import parse_body, parse_path, parse_query
+from server.http.routes import FamilyRoutes
+from server.keys import CLOCK, DB, PLANT, SETTINGS, TOKENS
+from server.services.runbooks.feed_ops import FeedOperations
+from server.services.runbooks.health import Thresholds, reading_of
+from server.services.runbooks.history import history_page, ops_status
+from server.services.runbooks.service import RunbooksConfig, RunbooksService
+from server.settings import Settings
+from server.storage.runbooks import RunbookRepository
+from shared.runbooks import REQUEST_ID_PATTERN, HistoryQuery, RunbookRequest, RunQuery
+from shared.scopes import Scope
+
+log = logging.getLogger(__name__)
+routes = FamilyRoutes(Family.RUNBOOKS)
+RUNBOOKS = web.AppKey("runbooks", RunbooksService)
+RUNBOOK_RUNS = web.AppKey("runbook_runs", RunbookRepository)
+FEED_OPERATIONS = web.AppKey("feed_operations", FeedOperations)
+
+SWEEP_SECONDS = 5.0
+READ = Bearer(Scope.RUNBOOKS_READ)
+EXECUTE = Bearer(Scope.RUNBOOKS_EXECUTE)
+
+
+class RunPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+
+
+def setup(app: web.Application) -> None:
+    """The runbook routes and their service (a cleanup context after the shared ones: it needs the database,
+    the tokens and the plant)."""
+    routes.add_to(app)
+    app.cleanup_ctx.append(_runbooks_service)
+
+
+def runbooks_config(settings: Settings) -> RunbooksConfig:
+    return RunbooksConfig(
+        runbooks_dir=settings.runbooks_dir,
+        environment=settings.runbooks_environment,
+        thresholds=Thresholds(
+            min_coverage_ratio=settings.runbooks_min_coverage_ratio,
+            min_throughput_mps=settings.runbooks_min_throughput_mps,
+            max_backlog_messages=settings.runbooks_max_backlog_messages,
+        ),
+        kill_grace_seconds=settings.runbooks_kill_grace_seconds,
+    )
+
+
+async def _runbooks_service(app: web.Application) -> AsyncIterator[None]:
+    feed = app[PLANT].feed
+    repository = RunbookRepository(app[DB])
+    service = RunbooksService(
+        repository,
+        app[TOKENS],
+        app[CLOCK],
+        runbooks_config(app[SETTINGS]),
+        measure=lambda: reading_of(feed.snapshot()),
+    )
+    app[RUNBOOK_RUNS] = repository
+    app[RUNBOOKS] = service
+
+    async def count_exit(command: str, status: str, exit_code: int | None) -> None:
+        # Looked up when a run ends: the metrics family may start after this one. A script that never ran has
+        # no exit code to record.
+        metrics = app.get(METRICS)
+        if metrics is not None and exit_code is not None:
+            await metrics.record_runbook_exit(command, exit_code, status)
+
+    service.on_finished(count_exit)
+    app[FEED_OPERATIONS] = FeedOperations(feed, repository, app[CLOCK])
+
+    async def sweep() -> None:
+        while True:
+            try:
+                await service.sweep()
+            except Exception:  # a failed sweep (a busy database) is tried again, never ends the sweeping
+                log.exception("runbook token sweep failed")
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    sweeper = asyncio.create_task(sweep(), name="runbook-token-sweep")
+    yield
+    sweeper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweeper
+    await service.close()
+
+
+def _server_url(request: web.Request) -> str:
+    """Where a script reaches this server: the configured URL, else the local address the request came in on.
+    Never the request's Host header: a caller could point the script's token at a host of its choosing."""
+    configured = request.app[SETTINGS].runbooks_server_url
+    if configured:
+        return configured.rstrip("/")
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        settings = request.app[SETTINGS]
+        return f"http://{settings.host}:{settings.port}"
+    host, port = sockname[0], sockname[1]
+    host = f"[{host}]" if ":" in host else host
+    return f"{'https' if request.secure else 'http'}://{host}:{port}"
+
+
+@routes.get("/api/ops/status", access=READ)
+async def status(request: web.Request) -> web.Response:
+    app = request.app
+    answer = await ops_status(
+        app[RUNBOOK_RUNS], environment_mode=app[PLANT].snapshot().mode, active_profile=app[PLANT].feed.profile
+    )
+    return respond(request, answer)
+
+
+@routes.post("/api/ops/runbooks/execute", access=EXECUTE)
+async def execute(request: web.Request) -> web.Response:
+    body = await parse_body(request, RunbookRequest)
+    note_audit(
+        request,
+        action="runbook.execute",
+        target=body.command,
+        request_id=body.request_id,
+        dry_run=body.dry_run,
+        enforce=body.enforce,
+        **({"reason": body.reason} if body.reason else {}),
+    )
+    intent = Intent(request, "runbook.run")
+    executed = await request.app[RUNBOOKS].execute(
+        principal_of(request), body, server_url=_server_url(request), before_execute=intent.record
+    )
+    note_audit(
+        request,
+        request_id=executed.request_id,
+        status=executed.status,
+        exit_code=executed.exit_code,
+        replayed=executed.replayed,
+    )
+    return respond(request, executed.body)
+
+
+@routes.get("/api/ops/runbooks", access=READ)
+async def history(request: web.Request) -> web.Response:
+    query = parse_query(request, HistoryQuery)
+    return respond(request, await history_page(request.app[RUNBOOK_RUNS], query))
+
+
+@routes.get("/api/ops/runbooks/{request_id}", access=READ)
+async def run_state(request: web.Request) -> web.Response:
+    path = parse_path(request, RunPath)
+    query = parse_query(request, RunQuery)
+    return respond(request, await request.app[RUNBOOKS].run_state(path.request_id, query.offset))
+
+
+@routes.post("/api/ops/runbooks/{request_id}/abort", access=EXECUTE)
+async def abort(request: web.Request) -> web.Response:
+    path = parse_path(request, RunPath)
+    note_audit(request, action="runbook.abort", target=path.request_id)
+    return respond(request, await request.app[RUNBOOKS].abort(path.request_id))
+
+
+@routes.get("/api/ops/runbook-commands", access=READ)
+async def commands(request: web.Request) -> web.Response:
+    return respond(request, request.app[RUNBOOKS].commands())
+
+
+@routes.get("/api/ops/feed/health", access=READ)
+async def feed_health(request: web.Request) -> web.Response:
+    return respond(request, request.app[RUNBOOKS].health())
+
+
+@routes.post("/api/ops/feed/failover", access=EXECUTE)
+async def feed_failover(request: web.Request) -> web.Response:
+    note_audit(request, action="feed.failover", target="feed")
+    answer = await request.app[FEED_OPERATIONS].failover(principal_of(request))
+    note_audit(request, active_profile=answer.active_profile, latency_ms=answer.latency_ms)
+    return respond(request, answer)
+
+
+@routes.post("/api/ops/feed/failback", access=EXECUTE)
+async def feed_failback(request: web.Request) -> web.Response:
+    note_audit(request, action="feed.failback", target="feed")
+    answer = await request.app[FEED_OPERATIONS].failback(principal_of(request))
+    note_audit(request, active_profile=answer.active_profile, latency_ms=answer.latency_ms)
+    return respond(request, answer)

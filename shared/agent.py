@@ -1,0 +1,307 @@
+"""Payloads of the ops agent family (contract 3-ops-agent-api.md): the plant's card deposits, investigations and
+their traces, insights, rule drafts, the recommendation worklist, and health."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+Timestamp = Annotated[datetime, PlainSerializer(lambda at: at.isoformat(), return_type=str, when_used="json")]
+
+Mode = Literal["quick", "deep"]
+InvestigationStatus = Literal["running", "completed", "failed", "interrupted"]
+INVESTIGATION_STATUSES: tuple[InvestigationStatus, ...] = ("running", "completed", "failed", "interrupted")
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+Decision = Literal["ACKNOWLEDGED", "REJECTED"]
+RecommendationStatus = Literal["PENDING", "ACKNOWLEDGED", "REJECTED"]
+Verdict = Literal["clear", "review", "suspicious", "fraudulent"]
+StepStatus = Literal["ok", "error"]
+# The patterns the plant plants, and the insight kinds the engine finds (the same names, so they can be compared).
+Pattern = Literal["velocity_burst", "country_mismatch", "shared_device", "high_risk_channel", "amount_under_limit"]
+ToolName = Literal[
+    "transaction_lookup",
+    "customer_history",
+    "velocity_window",
+    "geo_consistency",
+    "device_graph",
+    "channel_risk",
+    "rule_matches",
+    "similar_cases",
+]
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but tab and newlines
+
+
+# --- transactions ---
+
+
+class NewTransaction(BaseModel):
+    """The body of `POST /api/v1/ops-agent/transactions`: a card deposit an operator or a script adds. The server
+    gives it an id and, left out, the time of now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal = Field(gt=0, le=Decimal("1000000"), max_digits=9, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    merchant: str = Field(min_length=1, max_length=64, pattern=_TEXT)
+    channel: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    customer_id: str = Field(pattern=ID_PATTERN)
+    device_id: str = Field(pattern=ID_PATTERN)
+    ip_country: str = Field(pattern=r"^[A-Z]{2}$")
+    card_country: str = Field(pattern=r"^[A-Z]{2}$")
+    occurred_at: AwareDatetime | None = None
+
+
+class Transaction(BaseModel):
+    transaction_id: str
+    occurred_at: Timestamp
+    amount: Decimal
+    currency: str
+    merchant: str
+    channel: str
+    customer_id: str
+    device_id: str
+    ip_country: str
+    card_country: str
+    suspicious: bool
+    # The plant's label of the pattern it planted (None for ordinary deposits and those added through the API).
+    pattern: Pattern | None = None
+    source: Literal["plant", "api"]
+
+
+class TransactionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+    suspicious: bool | None = None
+
+
+class TransactionPage(BaseModel):
+    """Newest first; `next_cursor` for the page after, None on the last."""
+
+    items: list[Transaction]
+    next_cursor: str | None
+
+
+# --- investigations ---
+
+
+class RunInvestigation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = "quick"
+    transaction_id: str = Field(pattern=ID_PATTERN)
+
+
+class InvestigationQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+    status: InvestigationStatus | None = None
+    transaction_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class InvestigationError(BaseModel):
+    code: str  # OPS_AGENT_DEPENDENCY_FAILURE, OPS_AGENT_INTERNAL_ERROR
+    message: str
+
+
+class InvestigationSummary(BaseModel):
+    investigation_id: str
+    transaction_id: str
+    mode: Mode
+    status: InvestigationStatus
+    requested_by: str
+    reasoner: str  # "built-in deterministic reasoner" or "openai-compatible"
+    model: str
+    started_at: Timestamp
+    finished_at: Timestamp | None = None
+    duration_ms: float | None = None
+    risk_score: float | None = None
+    verdict: Verdict | None = None
+    summary: str | None = None
+    error: InvestigationError | None = None
+    resumed_count: int = 0
+
+
+class InvestigationPage(BaseModel):
+    items: list[InvestigationSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Alternative(BaseModel):
+    name: str
+    why_not: str
+
+
+class _Step(BaseModel):
+    step_no: int
+    name: str
+    status: StepStatus
+    started_at: Timestamp
+    duration_ms: float
+
+
+class PlannerStep(_Step):
+    """The planner's decision: the tool to call next (or `conclude`), why, and what else it weighed."""
+
+    kind: Literal["planner"] = "planner"
+    decision: str
+    why: str
+    alternatives: list[Alternative] = []
+
+
+class ToolStep(_Step):
+    kind: Literal["tool"] = "tool"
+    input: dict[str, Any]
+    output: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class ReasoningStep(_Step):
+    kind: Literal["reasoning"] = "reasoning"
+    reasoner: str
+    model: str
+    prompt: str
+    response: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    attempts: int = 1
+    error: str | None = None
+
+
+Step = Annotated[PlannerStep | ToolStep | ReasoningStep, Field(discriminator="kind")]
+
+
+class Evidence(BaseModel):
+    """What an insight rests on: the step it comes from and the figures that step found."""
+
+    step_no: int
+    tool: str
+    summary: str
+    data: dict[str, Any] = {}
+
+
+class Insight(BaseModel):
+    insight_id: str
+    kind: Pattern
+    title: str
+    severity: Severity
+    confidence: float
+    evidence: list[Evidence]
+
+
+class Recommendation(BaseModel):
+    recommendation_id: str
+    investigation_id: str
+    transaction_id: str
+    severity: Severity
+    action: str
+    rationale: str
+    created_at: Timestamp
+    status: RecommendationStatus = "PENDING"
+    decided_by: str | None = None
+    decided_at: Timestamp | None = None
+    comment: str | None = None
+
+
+class RuleClause(BaseModel):
+    field: str
+    op: Literal[">=", "<=", "==", "!=", "in"]
+    value: Any
+
+
+class RuleDraft(BaseModel):
+    """A rule a pattern generalises to: the structured condition, the same in words, and the past deposits it
+    would have caught."""
+
+    investigation_id: str
+    name: str
+    condition: list[RuleClause]  # every clause must hold
+    text: str
+    caught_transaction_ids: list[str]
+
+
+class TraceInfo(BaseModel):
+    reasoner: str
+    model: str
+    steps: int
+    tool_calls: int
+    reasoning_calls: int
+
+
+class InvestigationDetail(InvestigationSummary):
+    trace: TraceInfo
+    steps: list[Step]
+    insights: list[Insight]
+    recommendations: list[Recommendation]
+    rule_draft: RuleDraft | None = None
+
+
+class InsightSnapshot(BaseModel):
+    investigation_id: str
+    mode: Mode
+    status: InvestigationStatus
+    finished_at: Timestamp | None
+    risk_score: float | None
+    verdict: Verdict | None
+    insights: list[Insight]
+
+
+class TransactionInsights(BaseModel):
+    transaction_id: str
+    snapshots: list[InsightSnapshot]
+
+
+# --- worklist ---
+
+
+class WorklistQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+    severity: Severity | None = None
+
+
+class WorklistPage(BaseModel):
+    """Most severe first, oldest first within a severity; `next_cursor` is opaque and signed."""
+
+    items: list[Recommendation]
+    next_cursor: str | None
+
+
+class Acknowledge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Decision
+    comment: str = Field(min_length=1, max_length=1000, pattern=_TEXT)
+
+
+# --- health ---
+
+CheckStatus = Literal["ok", "failing"]
+
+
+class HealthCheck(BaseModel):
+    name: Literal["database", "audit_writer", "plant", "reasoner"]
+    status: CheckStatus
+    detail: str
+    latency_ms: float
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "failing"]
+    checks: list[HealthCheck]
+
+
+class Probe(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,168 @@
+"""Models of the live + refunds family (contract 5-live-refunds-api.md): the public live board and sanitized feed,
+and the operator's refund agent status, ledger and process-once. Public models hold no free text about customers:
+every field is a closed set, a number, a time or a safe reference."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+AgentName = Literal["guardian", "signal", "refund"]
+ActionName = Literal["comment.create", "alert.raise", "refund.create"]
+DecisionName = Literal["ALLOW", "DENY", "REQUIRE_APPROVAL"]
+# What the worker did: the action ran, the policy refused it or holds it for approval, or the decision point
+# could not be asked (errored, timed out) and the action was not taken.
+Outcome = Literal["executed", "denied", "awaiting_approval", "failed_closed"]
+AgentState = Literal["active", "idle", "degraded"]
+EntryStatus = Literal["pending", "processing", "refunded", "denied", "awaiting_approval", "failed_closed"]
+ProofStatus = Literal["chained", "signed"]  # in the hash chain; and covered by a signed checkpoint
+SubjectKind = Literal["component", "deposit"]
+
+FEED_MAX_LIMIT = 100
+LEDGER_MAX_LIMIT = 200
+REDACTED = "customer data hidden"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# Printable ASCII without spaces, as Stripe and the IETF draft use them.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+Cursor = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
+
+
+# --- public ---
+
+
+class PublicAgentStatus(BaseModel):
+    status: AgentState
+    last_action: ActionName | None = None
+    last_decision: DecisionName | None = None
+
+
+class LiveStatus(BaseModel):
+    tenant: str
+    guardian: PublicAgentStatus
+    signal: PublicAgentStatus
+    refund: PublicAgentStatus
+
+
+class PublicEvent(BaseModel):
+    """One governed action as the public sees it: no references, no rule, no customer."""
+
+    sequence: int
+    at: datetime
+    agent: AgentName
+    action: ActionName
+    decision: DecisionName | None
+    outcome: Outcome
+    subject: SubjectKind
+
+
+class LiveFeed(BaseModel):
+    items: list[PublicEvent]
+
+
+class FeedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=FEED_MAX_LIMIT)
+
+
+# --- operator ---
+
+
+class ErrorCounts(BaseModel):
+    failed_closed: int
+    worker_errors: int
+
+
+class RefundAgentStatus(BaseModel):
+    agent_id: str
+    status: AgentState
+    running: bool
+    queue_depth: int
+    last_action: ActionName | None
+    last_decision: DecisionName | None
+    last_outcome: Outcome | None
+    processed: int
+    error_counts: ErrorCounts
+    policy_point: Literal["in-process", "remote"]
+    redaction_status: str
+
+
+class Evidence(BaseModel):
+    """What the worker did for one action, as recorded in the evidence chain."""
+
+    evidence_id: int
+    at: datetime
+    agent: AgentName
+    action: ActionName
+    entry_id: int | None
+    decision: DecisionName | None
+    rule: str
+    outcome: Outcome
+    idempotency_key: str | None
+    resource_refs: list[str]
+    latency_ms: float
+    proof_status: ProofStatus
+    redaction_status: str
+    hash: str
+
+
+class CustomerData(BaseModel):
+    """The protected columns, masked (`masked` true) unless the token has refunds:pii."""
+
+    masked: bool
+    name: str
+    email: str
+    card_number: str
+    card_expiry: str
+    order_payload: dict[str, Any] | None
+
+
+class LedgerEntry(BaseModel):
+    entry_id: int
+    created_at: datetime
+    status: EntryStatus
+    decision: DecisionName | None
+    rule: str | None
+    deposit_id: str
+    deposit_ref: str
+    customer_ref: str
+    amount_minor: int
+    currency: str
+    risk_flags: list[str]
+    evidence_id: int | None
+    customer: CustomerData
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+class LedgerQuery(BaseModel):
+    """Newest first. `masked=true` asks for masked customer fields even with a refunds:pii token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=LEDGER_MAX_LIMIT)
+    cursor: Cursor | None = None
+    status: EntryStatus | None = None
+    decision: DecisionName | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    masked: bool = False
+
+
+class ProcessOnceRequest(BaseModel):
+    """Process the oldest pending entry, or `entry_id` (the one a console showed) if it is still pending."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry_id: int | None = Field(default=None, ge=1)
+
+
+class ProcessOnceResult(BaseModel):
+    processed: bool
+    entry_id: int | None
+    status: EntryStatus | None
+    evidence: Evidence | None
+    detail: str
