@@ -16,6 +16,11 @@ class ConnectionLost(Message):
 
 
 @dataclass
+class ConnectionAlive(Message):
+    """A screen's request was answered: the app's monitor need not ask the server itself for a while."""
+
+
+@dataclass
 class CommandExecuted(Message):
     """The server executed a confirmed command; `result` is what it reported."""
 

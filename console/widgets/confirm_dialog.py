@@ -1,23 +1,38 @@
-"""ConfirmDialog: the second step of every state-changing command. It shows exactly what the confirm token will
-execute and how long it stays valid; only an explicit confirm (y, or enter on Confirm) lets the caller send it."""
+"""ConfirmDialog: the second step of every state-changing action. It shows a `ConfirmView` — exactly what will run,
+how long the confirmation stays valid, an optional reason and an optional preview (a dry run's log) — and only an
+explicit confirm (y, or enter on Confirm) lets the caller send it."""
 
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from console.widgets.reason_prompt import ReasonPrompt
-from shared.control import ConfirmationPlan
 
 # The countdown turns to the warning colour for its last seconds.
 SOON_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class ConfirmView:
+    """What the dialog shows. `expires_in`: seconds the confirmation stays valid (None: no countdown).
+    `asks_reason`: offer `e` to set a reason; `reason` is the one this confirmation was issued with.
+    `preview`: a body shown under the rows, e.g. a runbook's dry-run log."""
+
+    title: str
+    rows: tuple[tuple[str, str], ...]
+    expires_in: int | None = None
+    asks_reason: bool = False
+    reason: str | None = None
+    preview: str | None = None
 
 
 class ConfirmChoice(StrEnum):
@@ -26,7 +41,7 @@ class ConfirmChoice(StrEnum):
     CONFIRM = "confirm"
     CANCEL = "cancel"
     REREQUEST = "rerequest"
-    AMEND = "amend"  # the operator changed the reason: the token is bound to the old params, so request anew
+    AMEND = "amend"  # the operator changed the reason: a confirmation is bound to its reason, so request anew
 
 
 class ConfirmDialog(ModalScreen[ConfirmChoice]):
@@ -36,52 +51,47 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         Binding("escape", "cancel", "Cancel", show=False, id="cancel.escape"),
         Binding("r", "rerequest", "Request again", id="rerequest"),
         Binding("e", "reason", "Reason", id="reason"),
+        # A modal screen hides the app's keys: help must be bound here too.
+        Binding("question_mark", "app.help", "Help", key_display="?", id="confirm.help"),
     ]
 
     remaining: reactive[int] = reactive(0)
-    """Whole seconds until the confirm token expires."""
+    """Whole seconds until the confirmation expires."""
     expired: reactive[bool] = reactive(False)
 
     def __init__(
         self,
-        plan: ConfirmationPlan,
-        expires_in: int,
+        view: ConfirmView,
         *,
         clock: Callable[[], float] = time.monotonic,
         problem: str | None = None,
     ) -> None:
-        """`problem`: why the server would not execute an earlier confirmation; only a re-request is offered."""
+        """`problem`: why an earlier confirmation was not carried out; only a new request is offered."""
         super().__init__()
-        self.plan = plan
+        self.view = view
         self.problem = problem
-        # What the operator wants the reason to be; differs from the plan's after an AMEND.
-        self.reason = plan.params.reason
+        # What the operator wants the reason to be; differs from the view's after an AMEND.
+        self.reason = view.reason
         self._clock = clock
-        self._deadline = clock() + expires_in
-        self.set_reactive(ConfirmDialog.remaining, max(0, expires_in))
-        self.set_reactive(ConfirmDialog.expired, problem is not None or expires_in <= 0)
+        expires_in = view.expires_in
+        self._deadline = None if expires_in is None else clock() + expires_in
+        self.set_reactive(ConfirmDialog.remaining, max(0, expires_in or 0))
+        self.set_reactive(ConfirmDialog.expired, problem is not None or (expires_in is not None and expires_in <= 0))
         self._countdown = Static(id="countdown")
         self._confirm = Button("Confirm (y)", variant="error", id="confirm")
         self._rerequest = Button("Request again (r)", variant="warning", id="rerequest")
         self._cancel = Button("Cancel (n)", id="cancel")
 
     def compose(self) -> ComposeResult:
-        plan = self.plan
-        params = plan.params.model_dump(exclude_none=True)
-        rows = [
-            ("Command", plan.command),
-            ("Component", plan.component),
-            ("Params", ", ".join(f"{k}={v}" for k, v in params.items()) or "none"),
-            ("Current state", plan.current_state),
-            ("Mode", plan.mode),
-            ("Summary", plan.summary),
-        ]
         with Vertical(id="dialog"):
-            yield Label(f"Confirm: {plan.command} {plan.component}", id="dialog-title")
+            yield Label(self.view.title, id="dialog-title", markup=False)
             with Grid(id="plan"):
-                for name, value in rows:
-                    yield Label(name, classes="plan-key")
+                for name, value in self.view.rows:
+                    yield Label(name, classes="plan-key", markup=False)
                     yield Label(value, classes="plan-value", markup=False)
+            if self.view.preview is not None:
+                with VerticalScroll(id="preview"):
+                    yield Static(self.view.preview, markup=False)
             yield self._countdown
             if self.problem is not None:
                 yield Static(self.problem, id="problem", markup=False)
@@ -89,16 +99,17 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
                 yield self._confirm
                 yield self._rerequest
                 yield self._cancel
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._show_state()
         # Safe default: enter cancels unless the operator moved to Confirm on purpose.
         self._cancel.focus()
-        self.set_interval(0.25, self._tick)
+        if self._deadline is not None:
+            self.set_interval(0.25, self._tick)
 
     def _tick(self) -> None:
-        if self.expired:
+        if self.expired or self._deadline is None:
             return
         left = self._deadline - self._clock()
         self.remaining = max(0, math.ceil(left))
@@ -117,13 +128,15 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
     def _show_state(self) -> None:
         countdown = self._countdown
         if self.problem is not None:
-            countdown.update("The server did not execute this confirmation.")
+            countdown.update("This confirmation was not carried out: r asks for a new one, n cancels.")
         elif self.expired:
             countdown.update("Expired: r requests a new confirmation, n cancels.")
+        elif self._deadline is None:
+            countdown.update("y confirms, n cancels.")
         else:
             countdown.update(f"Expires in {self.remaining} s — y confirms, n cancels.")
         countdown.set_class(self.expired, "-expired")
-        countdown.set_class(not self.expired and self.remaining <= SOON_SECONDS, "-soon")
+        countdown.set_class(self._deadline is not None and not self.expired and self.remaining <= SOON_SECONDS, "-soon")
         self._confirm.display = not self.expired
         self._rerequest.display = self.expired
         if self.expired and self.focused is self._confirm:
@@ -134,6 +147,8 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
             return not self.expired
         if action == "rerequest":
             return self.expired
+        if action == "reason":
+            return self.view.asks_reason
         return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -147,7 +162,7 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
                 self.action_cancel()
 
     def action_confirm(self) -> None:
-        # Re-check the clock: a key pressed between two ticks must not confirm an expired token.
+        # Re-check the clock: a key pressed between two ticks must not confirm an expired confirmation.
         self._tick()
         if not self.expired:
             self.dismiss(ConfirmChoice.CONFIRM)
@@ -160,9 +175,12 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
             self.dismiss(ConfirmChoice.REREQUEST)
 
     def action_reason(self) -> None:
+        if not self.view.asks_reason:
+            return
+
         def amend(reason: str | None) -> None:
-            if reason is not None and reason != (self.plan.params.reason or ""):
+            if reason is not None and reason != (self.view.reason or ""):
                 self.reason = reason or None
                 self.dismiss(ConfirmChoice.AMEND)
 
-        self.app.push_screen(ReasonPrompt(self.plan.params.reason), amend)
+        self.app.push_screen(ReasonPrompt(self.view.reason), amend)

@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING, cast
 
 from textual.widgets import Label
 
+from shared.scopes import Scope
+
 if TYPE_CHECKING:
     from console.app import OpsConsole
 
@@ -14,10 +16,10 @@ class ReadOnlyBadge(Label):
 
     def on_mount(self) -> None:
         app = cast("OpsConsole", self.app)
-        self.watch(app, "read_only", self._refresh_badge)
+        self.watch(app, "scopes", self._refresh_badge)
         self.watch(app, "principal", self._refresh_badge)
 
     def _refresh_badge(self, _value: object = None) -> None:
         app = cast("OpsConsole", self.app)
         # Before whoami() first answers the console offers no commands either, but it does not know yet: no badge.
-        self.display = app.read_only and app.principal is not None
+        self.display = app.identified and not app.has_scope(Scope.OPS_COMMAND)

@@ -16,6 +16,7 @@ from console_harness import (
 )
 
 from console.app import OpsConsole
+from console.screens.status import StatusScreen
 from server.clock import ManualClock
 from server.embedded import EmbeddedServer
 from server.plant.plant import Plant
@@ -39,10 +40,21 @@ def monotonic() -> FakeMonotonic:
 
 
 @pytest.fixture
-def make_console(plant_server: PlantServer, monotonic: FakeMonotonic) -> Callable[..., ConsoleUnderTest]:
-    def make(token: str = ADMIN_TOKEN, *, status_interval: float = 3600.0, **kwargs: Any) -> ConsoleUnderTest:
+def make_console(
+    plant_server: PlantServer, monotonic: FakeMonotonic, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., ConsoleUnderTest]:
+    """A console on the plant server. The status screen refreshes only when told to (`refresh_seconds`)."""
+
+    def make(
+        token: str = ADMIN_TOKEN,
+        *,
+        refresh_seconds: float = 3600.0,
+        app_class: type[OpsConsole] = OpsConsole,
+        **kwargs: Any,
+    ) -> ConsoleUnderTest:
+        monkeypatch.setattr(StatusScreen, "REFRESH_SECONDS", refresh_seconds)
         client, transport = plant_server.client(token)
-        app = OpsConsole(client, clock=monotonic, status_interval=status_interval, **kwargs)
+        app = app_class(client, clock=monotonic, **kwargs)
         return ConsoleUnderTest(app, transport, record_notifications(app))
 
     return make

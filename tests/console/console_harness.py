@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
 from console.app import OpsConsole
+from console.palette import ScreenActionsProvider, ScreensProvider
+from console.screens.ops_screen import OpsScreen
 from console.screens.status import StatusScreen
+from console.widgets.status_line import StatusLine
 from server.clock import ManualClock
 from server.embedded import EmbeddedServer
 from server.keys import TOKENS
@@ -47,11 +51,15 @@ class RecordingTransport(httpx.AsyncBaseTransport):
     def __init__(self, port: int) -> None:
         self.port = port
         self.requests: list[RecordedRequest] = []
-        self._answers: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._answers: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         self._inner = httpx.AsyncHTTPTransport()
 
-    def answer(self, path: str, status: int, body: dict[str, Any]) -> None:
-        self._answers[path] = (status, body)
+    def answer(self, path: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._answers[path] = (status, body, headers or {})
+
+    def forget(self, path: str) -> None:
+        """Send requests to `path` to the real server again."""
+        self._answers.pop(path, None)
 
     def sent(self, method: str, path: str) -> int:
         """How many `method path` requests were sent."""
@@ -65,8 +73,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             )
         )
         if request.url.path in self._answers:
-            status, answer = self._answers[request.url.path]
-            return httpx.Response(status, json=answer, request=request)
+            status, answer, headers = self._answers[request.url.path]
+            return httpx.Response(status, json=answer, headers=headers, request=request)
         request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
         return await self._inner.handle_async_request(request)
 
@@ -124,7 +132,7 @@ def server_settings(data_dir: Path) -> Settings:
     return Settings(
         data_dir=data_dir,
         port=0,
-        api_token=ADMIN_TOKEN,
+        api_token=SecretStr(ADMIN_TOKEN),
         restart_seconds=RESTART_SECONDS,
         rate_limit_per_minute=100_000,
         # The plant's own simulation would move positions on wall-clock time: keep it still.
@@ -192,3 +200,19 @@ async def select_component(pilot: Pilot, name: str) -> None:
             return
         await pilot.press("down")
     raise AssertionError(f"could not select {name}")
+
+
+def palette_titles(app: OpsConsole) -> list[str]:
+    """Titles the command palette offers on the current screen: screens, the screen's own keys, system commands."""
+    screen = app.screen
+    titles = [title for title, _, _ in ScreensProvider(screen).entries()]
+    if isinstance(screen, OpsScreen):
+        titles += [title for title, _, _ in ScreenActionsProvider(screen).entries()]
+    titles += [command.title for command in app.get_system_commands(screen)]
+    return titles
+
+
+def status_line_text(app: OpsConsole) -> str:
+    """What the current screen's status line says ('' when hidden)."""
+    line = app.screen.query_one(StatusLine)
+    return str(line.content) if line.display else ""

@@ -1,13 +1,16 @@
 """ops-console's command line, and the rule that the console does not import the server."""
 
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from console import cli
-from console.cli import DEFAULT_URL, build_parser, demo_data_dir, main
+from console.cli import DEFAULT_URL, build_parser, demo_data_dir, main, run_demo
 
 
 def test_defaults_to_local_server_without_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,12 +30,58 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (args.url, args.token) == ("http://other:1", "from-flag")
 
 
-def test_demo_subcommand_and_its_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert build_parser().parse_args(["demo"]).mode == "demo"
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert demo_data_dir() == tmp_path / "ops-console" / "demo"
+def test_demo_subcommand_and_its_data_dir_flag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    demos: list[Path | None] = []
+    monkeypatch.setattr(cli, "run_demo", demos.append)
+    main(["demo"])
+    main(["demo", "--data-dir", str(tmp_path / "kept")])
+    assert demos == [None, tmp_path / "kept"]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve"])
+
+
+def test_data_dir_is_for_the_demo_only(
+    started: list[tuple[str, str | None]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--data-dir", str(tmp_path)])
+    assert info.value.code == 2
+    assert "--data-dir is for 'ops-console demo' only" in capsys.readouterr().err
+    assert started == []
+
+
+def test_each_demo_gets_a_fresh_data_dir_removed_on_exit(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen: list[list[str]] = []
+
+    def console_on(url: str, token: str | None) -> None:
+        [data_dir] = tmp_path.glob("ops-console-demo-*")
+        seen.append(sorted(path.name for path in data_dir.iterdir()))
+
+    monkeypatch.setattr(cli, "run_console", console_on)
+    run_demo()
+    run_demo()
+    assert len(seen) == 2
+    assert all("server.log" in names for names in seen)
+    assert list(tmp_path.glob("ops-console-demo-*")) == []  # nothing left behind
+
+
+def test_a_closed_terminal_still_removes_the_demo_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(cli, "run_console", lambda url, token: os.kill(os.getpid(), signal.SIGHUP))
+    before = signal.getsignal(signal.SIGHUP)
+    with pytest.raises(SystemExit):
+        run_demo()
+    assert list(tmp_path.glob("ops-console-demo-*")) == []
+    assert signal.getsignal(signal.SIGHUP) == before  # the demo's handler is gone again
+
+
+def test_a_demo_data_dir_given_on_purpose_is_kept(tmp_path: Path) -> None:
+    keep = tmp_path / "demo"
+    with demo_data_dir(keep) as path:
+        assert path == keep
+        (path / "marker").write_text("still here")
+    assert (keep / "marker").read_text() == "still here"
 
 
 @pytest.fixture

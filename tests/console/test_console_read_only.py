@@ -1,13 +1,22 @@
-"""A token without ops:command: READ-ONLY badge, no command keys in the footer or the palette, and keys do nothing."""
+"""A token without ops:command: READ-ONLY badge, no command keys in the footer or the palette, and a command key
+pressed says why nothing happens instead of doing nothing silently."""
 
 from collections.abc import Callable
 
-from console_harness import ConsoleUnderTest, PlantServer, component_state, status_screen, wait_until
+from console_harness import (
+    ConsoleUnderTest,
+    PlantServer,
+    component_state,
+    palette_titles,
+    status_line_text,
+    status_screen,
+    wait_until,
+)
 from textual.pilot import Pilot
-from textual.widgets import Static
 
 from console.connection import ConnectionState
 from console.widgets.read_only_badge import ReadOnlyBadge
+from shared.scopes import Scope
 
 COMMAND_KEYS = ("s", "x", "r", "d", "l")
 
@@ -28,35 +37,54 @@ class TestReadOnly:
 
         assert snap_compare(console.app, terminal_size=(80, 24), run_before=loaded)
 
-    async def test_read_only_token_hides_command_keys(
+    async def test_read_only_token_hides_command_keys_and_says_why_when_pressed(
         self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
     ) -> None:
         console = make_console(plant_server.create_token("reader", "ops:read"))
-        async with console.app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: component_state(console.app, "execution_engine"), what="first status")
-            screen = status_screen(console.app)
+        app = console.app
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: component_state(app, "execution_engine"), what="first status")
+            screen = status_screen(app)
+            assert app.scopes == frozenset({"ops:read"})
+            assert not app.has_scope(Scope.OPS_COMMAND)
             assert screen.query_one(ReadOnlyBadge).display
-            assert "read-only" in str(screen.query_one("#status-footnote", Static).content)
             assert footer_keys(console).isdisjoint(COMMAND_KEYS)
-            assert {"1", "2", "q"} <= footer_keys(console)
-            titles = [c.title for c in console.app.get_system_commands(screen)]
+            assert {"1", "2", "q", "question_mark"} <= footer_keys(console)
+            titles = palette_titles(app)
             assert "Status screen" in titles
             assert not any("Restart" in t or "Dry-run" in t for t in titles)
 
-            await pilot.press(*COMMAND_KEYS)
+            for key in COMMAND_KEYS:
+                await pilot.press(key)
+                await pilot.pause()
+                assert status_line_text(app) == "read-only token: commands need ops:command"
             await pilot.pause(0.2)
             assert console.transport.commands() == []
-            assert len(console.app.screen_stack) == 1
+            assert len(app.screen_stack) == 1
+
+    async def test_require_scope_refuses_in_words(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        console = make_console(plant_server.create_token("reader", "ops:read"))
+        app = console.app
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.connection is ConnectionState.CONNECTED, what="connected")
+            screen = status_screen(app)
+            assert screen.require_scope(Scope.OPS_READ)
+            assert status_line_text(app) == ""
+            assert not screen.require_scope(Scope.OPS_COMMAND)
+            await pilot.pause()
+            assert status_line_text(app) == "read-only token: commands need ops:command"
 
     async def test_command_token_gets_command_keys_and_no_badge(
         self, make_console: Callable[..., ConsoleUnderTest]
     ) -> None:
         console = make_console()
-        async with console.app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: console.app.connection is ConnectionState.CONNECTED)
+        app = console.app
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.connection is ConnectionState.CONNECTED)
             await pilot.pause()
-            screen = status_screen(console.app)
+            screen = status_screen(app)
             assert not screen.query_one(ReadOnlyBadge).display
-            assert set(COMMAND_KEYS) <= footer_keys(console)
-            titles = [c.title for c in console.app.get_system_commands(screen)]
-            assert "Restart selected component" in titles
+            assert {"s", "x", "r"} <= footer_keys(console)
+            assert "Status: Restart" in palette_titles(app)
