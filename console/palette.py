@@ -1,6 +1,7 @@
 """Command palette providers: the screens the token may open (the app's), and the current screen's own keys
 (every OpsScreen's), so a screen gets palette entries by declaring bindings."""
 
+from abc import abstractmethod
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -16,8 +17,11 @@ Entry = tuple[str, str, Callable[[], object]]
 
 
 class _EntriesProvider(Provider):
+    """A provider whose hits are a list of entries; subclasses say which."""
+
+    @abstractmethod
     def entries(self) -> list[Entry]:
-        raise NotImplementedError
+        """The entries to offer, as the token and the screen stand now."""
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self.entries():
