@@ -1,15 +1,19 @@
 """Load benchmark (not a test): authenticated GET /ops/status on the ops server against a bare aiohttp JSON handler
-serving the same body, both started the same way (one subprocess each), measured in one run.
+serving the same body and against the seed systems' stack (FastAPI on uvicorn with uvloop and httptools, one
+worker, a bearer dependency and a response model: bench/peer_fastapi_app.py), all started the same way (one
+subprocess each), measured in one run.
 
-    python bench/server_load.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1]
+    pip install -e '.[bench]'
+    python bench/server_load.py [--seconds 5] [--rounds 3] [--connections 64] [--threads 1] [--no-peer]
 
-Uses wrk (apt-get install wrk) when present; otherwise a Python load generator in a separate process. The two
-servers take turns, `--rounds` times each: on a shared virtual machine the speed of the host drifts by tens of
-percent within a minute, and alternating short rounds lets both servers see the same drift. Prints every round, then
-the median requests/s and p50/p99 latency of each server and the ratio of the medians. The ops server runs with
-every stage of its request pipeline (request id, errors, rate limit, audit, auth, response headers) and its audit
-trail on, written by its audit writer process; its rate limit is raised so the run measures serving, not
-refusing."""
+Uses wrk (apt-get install wrk) when present; otherwise a Python load generator in a separate process. The servers
+take turns, `--rounds` times each: on a shared virtual machine the speed of the host drifts by tens of percent
+within a minute, and alternating short rounds lets every server see the same drift. Prints every round, then the
+median requests/s and p50/p99 latency of each server, the ratios ops/bare and ops/fastapi of the medians, and each
+server's resident memory after the run (VmRSS; the ops server's audit writer process counted beside it). The ops
+server runs with every stage of its request pipeline (request id, errors, rate limit, audit, auth, response headers)
+and its audit trail on, written by its audit writer process; its rate limit is raised so the run measures serving,
+not refusing. `--no-peer` leaves FastAPI out (when the bench extra is not installed)."""
 
 import argparse
 import asyncio
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PEER_APP = ROOT / "bench" / "peer_fastapi_app.py"
 TOKEN = "bench-admin-token"
 
 # The ops server as `ops-server serve` starts it; the token and the raised rate limit come the way an operator
@@ -93,16 +98,61 @@ def start(script: str, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+def start_peer(port: int, body_file: Path) -> subprocess.Popen[bytes]:
+    """The FastAPI peer (bench/peer_fastapi_app.py) on `port`, answering the status document in `body_file`."""
+    args = ["--port", str(port), "--body", str(body_file), "--token", TOKEN]
+    return subprocess.Popen(
+        [sys.executable, str(PEER_APP), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the task ended while we looked
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _vm_rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of the process `pid` and of it with every process it started (the ops server's audit
+    writer), in MiB, from /proc (Linux)."""
+    own = _vm_rss_mb(pid)
+    return own, own + sum(_vm_rss_mb(child) for child in _descendants(pid))
+
+
 def _ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(name: str, port: int, seconds: int, connections: int, threads: int, auth: bool) -> Result:
+def run_wrk(
+    name: str, port: int, seconds: int, connections: int, threads: int, auth: bool, script: Path | None = None
+) -> Result:
+    """One wrk run against /ops/status (or the paths a Lua `script` sends). wrk's own output is parsed."""
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency"]
     if auth:
         cmd += ["-H", f"Authorization: Bearer {TOKEN}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, f"http://127.0.0.1:{port}/ops/status"], capture_output=True, text=True).stdout
+    return parse_wrk(name, out)
+
+
+def parse_wrk(name: str, out: str) -> Result:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -168,48 +218,69 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server, taken in turns")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads; 1 leaves the other core to the server")
+    parser.add_argument("--no-peer", action="store_true", help="leave the FastAPI peer out")
     args = parser.parse_args()
 
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    ports: dict[str, int] = {}
+    bodies: dict[str, int] = {}
+    memory: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as data_dir:
-        ops_port, bare_port = free_port(), free_port()
-        ops = start(OPS_SERVER, str(ops_port), data_dir, TOKEN)
         try:
-            body = wait_ready(ops_port, {"Authorization": f"Bearer {TOKEN}"})
+            ports["ops server"] = free_port()
+            processes["ops server"] = start(OPS_SERVER, str(ports["ops server"]), data_dir, TOKEN)
+            body = wait_ready(ports["ops server"], auth)
             body_file = Path(data_dir) / "status.json"
             body_file.write_bytes(body)
-            bare = start(BARE_SERVER, str(bare_port), str(body_file))
-            try:
-                wait_ready(bare_port, {})
-                servers = [("bare aiohttp", bare_port, False), ("ops server", ops_port, True)]
-                rounds: dict[str, list[Result]] = {name: [] for name, _, _ in servers}
-                for _ in range(args.rounds):
-                    for name, port, auth in servers:
-                        rounds[name].append(measure(name, port, auth, args))
-            finally:
-                bare.terminate()
-                bare.wait()
+            ports["bare aiohttp"] = free_port()
+            processes["bare aiohttp"] = start(BARE_SERVER, str(ports["bare aiohttp"]), str(body_file))
+            if not args.no_peer:
+                ports["fastapi peer"] = free_port()
+                processes["fastapi peer"] = start_peer(ports["fastapi peer"], body_file)
+            for name, port in ports.items():
+                bodies[name] = len(wait_ready(port, auth))
+            order = [name for name in ("bare aiohttp", "ops server", "fastapi peer") if name in ports]
+            rounds: dict[str, list[Result]] = {name: [] for name in order}
+            for _ in range(args.rounds):
+                for name in order:
+                    rounds[name].append(measure(name, ports[name], name != "bare aiohttp", args))
+            memory = {name: memory_mb(process.pid) for name, process in processes.items()}
         finally:
-            ops.terminate()
-            ops.wait()
+            for process in processes.values():
+                process.terminate()
+                process.wait()
 
     print(
         f"GET /ops/status, {args.connections} connections, {args.rounds} rounds of {args.seconds} s each, in turns, "
-        f"load by {'wrk' if shutil.which('wrk') else 'python'}; body {len(body)} bytes"
+        f"load by {'wrk' if shutil.which('wrk') else 'python'}; body bytes "
+        + ", ".join(f"{name} {size}" for name, size in bodies.items())
     )
     for name, results in rounds.items():
         print(f"{name:<14} rounds: " + ", ".join(f"{r.rps:.0f} req/s p99 {r.p99_ms:.1f} ms" for r in results))
-    results = [median_of(r) for r in rounds.values()]
-    print(f"{'median of':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for r in results:
-        print(f"{r.name:<14} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>8}")
-    bare_result, ops_result = results
-    ratio = ops_result.rps / bare_result.rps
-    # Each ops round against the bare round just before it: the host's drift cancels within a pair.
-    pairs = sorted(o.rps / b.rps for b, o in zip(*rounds.values(), strict=True))
-    print(f"ratio ops/bare: {ratio:.2f} (target >= 0.50); ops p99 {ops_result.p99_ms:.1f} ms (target < 25 ms)")
-    print(f"ratio within each round: {', '.join(f'{p:.2f}' for p in pairs)}; median {statistics.median(pairs):.2f}")
-    summary = {"bare": bare_result.__dict__, "ops": ops_result.__dict__, "ratio": round(ratio, 3)}
-    print(json.dumps({**summary, "round_ratio_median": round(statistics.median(pairs), 3)}))
+    medians = {name: median_of(results) for name, results in rounds.items()}
+    print(f"{'median of':<14} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'RSS MiB':>8} {'+children':>9}")
+    for name, r in medians.items():
+        own, tree = memory[name]
+        print(f"{name:<14} {r.rps:>10.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>8} {own:>8.1f} {tree:>9.1f}")
+    ops = medians["ops server"]
+    summary: dict[str, object] = {
+        name.split()[0]: {**r.__dict__, "rss_mib": round(memory[name][1], 1)} for name, r in medians.items()
+    }
+    print(f"ops p99 {ops.p99_ms:.1f} ms (target < 25 ms)")
+    for peer, key, target in (("bare aiohttp", "bare", " (target >= 0.50)"), ("fastapi peer", "fastapi", "")):
+        if peer not in medians:
+            continue
+        ratio = ops.rps / medians[peer].rps
+        # Each ops round against the peer's round beside it: the host's drift cancels within a pair.
+        pairs = sorted(o.rps / p.rps for o, p in zip(rounds["ops server"], rounds[peer], strict=True))
+        print(
+            f"ratio ops/{key}: {ratio:.2f}{target}; within each round: {', '.join(f'{p:.2f}' for p in pairs)}, "
+            f"median {statistics.median(pairs):.2f}"
+        )
+        summary[f"ratio_ops_{key}"] = round(ratio, 3)
+        summary[f"round_ratio_median_ops_{key}"] = round(statistics.median(pairs), 3)
+    print(json.dumps(summary))
     return 0
 
 
