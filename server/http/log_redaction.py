@@ -37,9 +37,17 @@ class RedactParserErrors(logging.Filter):
         return True
 
 
+# Loggers whose DEBUG records quote stored values: aiosqlite logs every call with its SQL parameters (customer data,
+# webhook secrets, token hashes). They stay at INFO whatever level the root logger is given.
+PARAMETER_LOGGERS = ("aiosqlite",)
+
+
 def install_log_redaction(logger: logging.Logger | None = None) -> None:
     """Put RedactParserErrors on every handler of `logger` (the root logger's: where every record ends up), once.
-    On the handlers, not the logger: a logger's filters see only the records logged to it by name."""
+    On the handlers, not the logger: a logger's filters see only the records logged to it by name. And keep the
+    loggers that quote SQL parameters above DEBUG."""
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, RedactParserErrors) for f in handler.filters):
             handler.addFilter(RedactParserErrors())

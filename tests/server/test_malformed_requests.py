@@ -190,6 +190,19 @@ class TestRedaction:
         assert sum(isinstance(f, RedactParserErrors) for f in logger.handlers[0].filters) == 1
         return logger, lines
 
+    def test_sql_parameters_stay_out_of_a_debug_log(self):
+        root, aiosqlite_log = logging.getLogger(), logging.getLogger("aiosqlite")
+        levels = root.level, aiosqlite_log.level
+        try:
+            root.setLevel(logging.DEBUG)
+            aiosqlite_log.setLevel(logging.NOTSET)
+            assert aiosqlite_log.isEnabledFor(logging.DEBUG)  # inherits the root's DEBUG, SQL parameters and all
+            install_log_redaction(logging.getLogger(f"test.redaction.{secrets.token_hex(4)}"))
+            assert not aiosqlite_log.isEnabledFor(logging.DEBUG)
+        finally:
+            root.setLevel(levels[0])
+            aiosqlite_log.setLevel(levels[1])
+
     def test_a_parser_error_is_logged_without_its_message(self, logged):
         logger, lines = logged
         for error in (BadHttpMessage(f"Invalid header value char: b'Bearer {TOKEN}'"), LineTooLong(TOKEN, 8190)):
