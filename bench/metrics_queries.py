@@ -5,7 +5,11 @@
 Seeds a data dir with a week of the embedded source's samples at the default interval (5 s, five metrics), as
 the sampler leaves it (raw samples for the last day, one-minute rollups for the week), starts the ops server on a
 loopback port in its own process (`ops-server serve`: every stage of the request pipeline on) and times sequential
-authenticated requests."""
+authenticated requests.
+
+Then, in this process, the 7-day step-60 answer built both ways, taking turns so the machine's load weighs on both
+alike: through the TimeseriesResponse model (the route before SQLite encoded the points) and as the route builds
+it now (EmbeddedSource.timeseries_json)."""
 
 import argparse
 import asyncio
@@ -21,8 +25,12 @@ from pathlib import Path
 
 import aiohttp
 
+from server.clock import SystemClock
 from server.embedded import free_port
+from server.services.metrics.definitions import THROUGHPUT
+from server.services.metrics.embedded import EmbeddedSource
 from server.services.metrics.sampler import DAY
+from server.services.metrics.source import plan_window
 from server.storage.database import Database
 from server.storage.metrics import MetricsRepository, Sample
 
@@ -84,11 +92,38 @@ async def timed(session: aiohttp.ClientSession, url: str, n: int, params: dict[s
     return times
 
 
-def report(name: str, times: list[float], extra: str = "") -> None:
+def percentiles(times: list[float]) -> tuple[float, float]:
     times = sorted(times)
-    p50 = statistics.median(times)
-    p99 = times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
+    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)]
+
+
+def report(name: str, times: list[float], extra: str = "") -> None:
+    p50, p99 = percentiles(times)
     print(f"{name:<44} p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   {extra}")
+
+
+async def compare_encodings(data_dir: Path, n: int) -> None:
+    """The week at step 60 through the model (before) and encoded by SQLite (now), in turns, in this process."""
+    db = Database(data_dir / "ops.sqlite3")
+    await db.open()
+    source = EmbeddedSource(MetricsRepository(db), SystemClock(), sample_seconds=INTERVAL, raw_seconds=DAY)
+    times: dict[str, list[float]] = {"model": [], "sqlite": []}
+    try:
+        for _ in range(n):
+            window = plan_window(time.time(), 10080, 60)
+            begin = time.perf_counter()
+            before = (await source.timeseries(THROUGHPUT, window)).model_dump_json().encode()
+            middle = time.perf_counter()
+            after = await source.timeseries_json(THROUGHPUT, window)
+            times["model"].append((middle - begin) * 1000)
+            times["sqlite"].append((time.perf_counter() - middle) * 1000)
+            assert before == after  # the same answer, however built
+    finally:
+        await db.close()
+    (b50, b99), (a50, a99) = percentiles(times["model"]), percentiles(times["sqlite"])
+    print(f"7-day step-60 answer, in process, {n} turns:    before (model)      now (SQLite-encoded)")
+    print(f"{'':<44} p50 {b50:6.1f} ms          {a50:6.1f} ms")
+    print(f"{'':<44} p99 {b99:6.1f} ms          {a99:6.1f} ms")
 
 
 async def main(requests: int) -> None:
@@ -127,6 +162,7 @@ async def main(requests: int) -> None:
         finally:
             server.terminate()
             server.wait(30)
+        await compare_encodings(data_dir, requests)
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

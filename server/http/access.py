@@ -1,8 +1,9 @@
 """What a route lets in, declared with the route (server/http/routes.py): anyone (`Public`), a bearer token with a
-scope or any valid token (`Bearer`), or the `X-Metrics-Token` header (`MetricsToken`, contract 3's
-/api/v1/metrics). Each says whether its reads are audited: health probes, metrics scrapes and public feeds are
-counted instead (server/http/request_metrics.py), so a scraper polling every few seconds does not fill the
-hash-chained log. Requests that change something, and refusals by auth, are audited whatever the route."""
+scope or any valid token (`Bearer`), or the metrics token (`MetricsToken`, contract 3's /api/v1/metrics: in
+`X-Metrics-Token`, or as `Authorization: Bearer <metrics token>`, the one header Prometheus before 2.55 can
+send). Each says whether its reads are audited: health probes, metrics scrapes and public feeds are counted
+instead (server/http/request_metrics.py), so a scraper polling every few seconds does not fill the hash-chained
+log. Requests that change something, and refusals by auth, are audited whatever the route."""
 
 import hashlib
 import hmac
@@ -71,10 +72,23 @@ def _digest(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
-def _check_metrics_token(app: web.Application, request: web.Request) -> None:
+def _metrics_token_of(request: web.Request) -> str | None:
+    """The metrics token the caller sent: `X-Metrics-Token` (contract 3) when present, else the credentials of
+    `Authorization: Bearer` (Prometheus' `authorization:` scrape setting). None when it sent neither."""
     given = request.headers.get(_METRICS_TOKEN)
+    if given is not None:
+        return given
+    scheme, _, credentials = request.headers.get(_AUTHORIZATION, "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else None  # the scheme is case-insensitive (RFC 9110)
+
+
+def _check_metrics_token(app: web.Application, request: web.Request) -> None:
+    given = _metrics_token_of(request)
     if given is None:
-        raise Unauthorized("missing metrics token: send 'X-Metrics-Token: <token>'", code="missing_metrics_token")
+        raise Unauthorized(
+            "missing metrics token: send 'X-Metrics-Token: <token>' or 'Authorization: Bearer <token>'",
+            code="missing_metrics_token",
+        )
     expected = app[SETTINGS].metrics_token
     # Digests compared in constant time: neither the token's bytes nor its length show in the timing.
     if expected is None or not hmac.compare_digest(_digest(given), _digest(expected.get_secret_value())):

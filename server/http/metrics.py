@@ -1,7 +1,8 @@
 """The metrics half of the runbooks+metrics family (contract 2-runbooks-metrics-api.md): the summary and timeseries
 the console's overview reads, and `setup(app)` wiring the metrics service. Beside them the Prometheus text
-exposition at `/api/v1/metrics` (contract 3 lists it; its path is the agent family's), guarded by `X-Metrics-Token`
-and counted rather than audited."""
+exposition at `/api/v1/metrics` (contract 3 lists it; its path is the agent family's), guarded by the metrics token
+(`X-Metrics-Token`, or `Authorization: Bearer` for Prometheus' `authorization:` setting) and counted rather than
+audited."""
 
 from collections.abc import AsyncIterator
 
@@ -53,7 +54,7 @@ async def summary(request: web.Request) -> web.Response:
 @routes.get("/api/ops/metrics/timeseries", access=Bearer(Scope.RUNBOOKS_READ))
 async def timeseries(request: web.Request) -> web.Response:
     query = parse_query(request, TimeseriesQuery)
-    return respond(request, await request.app[METRICS].timeseries(query))
+    return respond(request, await request.app[METRICS].timeseries_json(query))
 
 
 @scrape_routes.get("/api/v1/metrics", access=METRICS_TOKEN)

@@ -91,10 +91,10 @@ async def _runbooks_service(app: web.Application) -> AsyncIterator[None]:
     app[RUNBOOKS] = service
 
     async def count_exit(command: str, status: str, exit_code: int | None) -> None:
-        # Looked up when a run ends: the metrics family may start after this one. A script that never ran has
-        # no exit code to record.
+        # Looked up when a run ends: the metrics family may start after this one. A script that never ran is
+        # counted too (as failed); it has no exit code, so the last one stays.
         metrics = app.get(METRICS)
-        if metrics is not None and exit_code is not None:
+        if metrics is not None:
             await metrics.record_runbook_exit(command, exit_code, status)
 
     service.on_finished(count_exit)

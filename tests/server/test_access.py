@@ -120,7 +120,7 @@ class TestMetricsToken:
             ({"X-Metrics-Token": "scrape-secreT"}, "invalid_metrics_token"),
             ({"X-Metrics-Token": "scrape-secret-and-more"}, "invalid_metrics_token"),
             ({"X-Metrics-Token": ""}, "invalid_metrics_token"),
-            (ADMIN, "missing_metrics_token"),  # a bearer token, even the admin's, is not a metrics token
+            (ADMIN, "invalid_metrics_token"),  # a bearer token, even the admin's, is not the metrics token
         ],
         ids=["none", "wrong", "longer", "empty", "bearer-instead"],
     )

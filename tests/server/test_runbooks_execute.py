@@ -163,6 +163,9 @@ async def test_a_missing_script_is_500_with_a_detail_and_recorded_as_failed(star
     # Replayed as it was answered.
     again = await runbooks.execute_raw({"command": "drill", "request_id": "broken-1"})
     assert again.status == 500 and await again.read() == await response.read()
+    # Counted once as a failed execution.
+    exposition = runbooks.app[METRICS].exposition().decode()
+    assert 'ops_runbook_executions_total{command="drill",status="failed"} 1.0' in exposition
 
 
 async def test_a_command_the_manifest_lacks_is_500_and_recorded(start_runbooks: StartRunbooks) -> None:

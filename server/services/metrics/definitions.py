@@ -1,6 +1,7 @@
 """What each metric is: its name (as Prometheus knows it), the summary key it is shown under, its unit, and
 whether its values are whole numbers."""
 
+import math
 from dataclasses import dataclass
 
 from shared.metrics import MetricName
@@ -14,9 +15,17 @@ class MetricDefinition:
     help: str
     integral: bool  # shown as whole numbers (messages, milliseconds, exit codes)
 
+    @property
+    def decimals(self) -> int:
+        """The decimal places the API shows: none for whole metrics, four for ratios."""
+        return 0 if self.integral else 4
+
     def shown(self, value: float) -> int | float:
-        """`value` as the API shows it: whole metrics rounded, ratios to four decimals."""
-        return round(value) if self.integral else round(value, 4)
+        """`value` as the API shows it: whole metrics rounded half away from zero (as SQLite's round(), which
+        encodes the embedded source's week-long series: storage/metrics.py), ratios to four decimals."""
+        if self.integral:
+            return int(value + math.copysign(0.5, value))  # int() truncates toward zero
+        return round(value, self.decimals)
 
 
 COVERAGE = MetricDefinition(

@@ -9,7 +9,7 @@ from server.services.metrics.definitions import (
     THROUGHPUT_MAX_WINDOW_SECONDS,
     MetricDefinition,
 )
-from server.services.metrics.source import Window, iso_text
+from server.services.metrics.source import Window, encode_with_points, iso_text
 from server.storage.metrics import MetricsRepository
 from shared.metrics import MetricsSummary, MetricValue, TimeseriesResponse
 
@@ -57,3 +57,13 @@ class EmbeddedSource:
         return TimeseriesResponse.model_validate(
             {"metric": metric.name, "unit": metric.unit, "points": points, "step_seconds": window.step}
         )
+
+    async def timeseries_json(self, metric: MetricDefinition, window: Window) -> bytes:
+        """timeseries(), encoded. In whole minutes (every week-long chart) the rollups alone answer, and SQLite
+        encodes their points (MetricsRepository.minute_points_json says why); other steps go through the model."""
+        if window.step % 60:
+            return (await self.timeseries(metric, window)).model_dump_json().encode()
+        points = await self._repository.minute_points_json(
+            metric.name, window.start, window.end, window.step, decimals=metric.decimals
+        )
+        return encode_with_points(metric, window.step, points)

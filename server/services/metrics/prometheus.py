@@ -134,6 +134,9 @@ class PrometheusSource:
             {"metric": metric.name, "unit": metric.unit, "points": points, "step_seconds": window.step}
         )
 
+    async def timeseries_json(self, metric: MetricDefinition, window: Window) -> bytes:
+        return (await self.timeseries(metric, window)).model_dump_json().encode()
+
     # --- the HTTP API ---
 
     async def _api(self, path: str, params: dict[str, str]) -> Any:

@@ -43,12 +43,19 @@ class MetricsService:
         window = plan_window(self._clock.timestamp(), query.minutes, query.step_seconds)
         return await self.source.timeseries(BY_NAME[query.metric], window)
 
-    async def record_runbook_exit(self, command: str, exit_code: int, status: str | None = None) -> None:
-        """A runbook execution ended: its exit code becomes `md_runbook_exit_code` (stored at once) and it is
-        counted in `ops_runbook_executions_total{command, status}`; `status` defaults to success for exit code 0,
-        else failed (pass `timeout` or `aborted` when it was that)."""
+    async def timeseries_json(self, query: TimeseriesQuery) -> bytes:
+        """timeseries(), encoded as the API answers it: what the route sends (a week's chart is never a model)."""
+        window = plan_window(self._clock.timestamp(), query.minutes, query.step_seconds)
+        return await self.source.timeseries_json(BY_NAME[query.metric], window)
+
+    async def record_runbook_exit(self, command: str, exit_code: int | None, status: str | None = None) -> None:
+        """A runbook execution ended: it is counted in `ops_runbook_executions_total{command, status}`, and its
+        exit code becomes `md_runbook_exit_code` (stored at once). `status` defaults to success for exit code 0,
+        else failed (pass `timeout` or `aborted` when it was that). A run whose script never started (missing or
+        broken) has no exit code: it is counted all the same, and the latest exit code stays."""
         self._runbooks.count(command, status or ("success" if exit_code == 0 else "failed"))
-        await self.sampler.record_exit(exit_code)
+        if exit_code is not None:
+            await self.sampler.record_exit(exit_code)
 
     def exposition(self) -> bytes:
         """Every metric of the application's registry, in Prometheus' text format."""

@@ -9,6 +9,8 @@ from typing import Protocol
 from server.services.metrics.definitions import MAX_POINTS, MetricDefinition
 from shared.metrics import MetricsSummary, TimeseriesResponse
 
+_NO_POINTS = '"points":[]'
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -43,7 +45,18 @@ def iso_text(epoch_seconds: float) -> str:
     return iso(epoch_seconds).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def encode_with_points(metric: MetricDefinition, step: int, points_json: str) -> bytes:
+    """The timeseries answer, as TimeseriesResponse encodes it, around points already encoded as a JSON array: the
+    model writes every other field (a metric name and unit never hold the text `"points":[]`)."""
+    empty = TimeseriesResponse(metric=metric.name, unit=metric.unit, points=[], step_seconds=step).model_dump_json()
+    return empty.replace(_NO_POINTS, f'"points":{points_json}', 1).encode()
+
+
 class MetricsSource(Protocol):
     async def summary(self) -> MetricsSummary: ...
 
     async def timeseries(self, metric: MetricDefinition, window: Window) -> TimeseriesResponse: ...
+
+    async def timeseries_json(self, metric: MetricDefinition, window: Window) -> bytes:
+        """timeseries() as the API answers it, encoded."""
+        ...

@@ -216,6 +216,20 @@ async def test_the_exposition_parses_back_with_the_feed_and_the_runbooks(metrics
     assert runs == {("failover", "success"): 1, ("drill", "failed"): 1, ("drill", "timeout"): 1}
 
 
+async def test_a_run_whose_script_never_started_is_counted_without_an_exit_code(metrics_ops: Ops) -> None:
+    service = _service(metrics_ops)
+    await service.record_runbook_exit("drill", 0)
+    await service.record_runbook_exit("failover", None, status="failed")  # its script was missing
+    families = {f.name: f for f in text_string_to_metric_families((await _scrape(metrics_ops))[2])}
+    runs = {
+        (s.labels["command"], s.labels["status"]): s.value
+        for s in families["ops_runbook_executions"].samples
+        if s.name == "ops_runbook_executions_total"
+    }
+    assert runs == {("drill", "success"): 1, ("failover", "failed"): 1}
+    assert families["md_runbook_exit_code"].samples[0].value == 0  # the latest exit code there was
+
+
 async def test_the_exposition_leaves_out_what_never_happened(metrics_ops: Ops) -> None:
     _, _, text = await _scrape(metrics_ops)
     names = {f.name for f in text_string_to_metric_families(text)}

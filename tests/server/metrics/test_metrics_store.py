@@ -4,6 +4,7 @@ read back from it."""
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -236,7 +237,7 @@ async def test_a_failed_sample_is_logged_and_the_next_one_taken(
     calls = 0
     record = repository.record
 
-    async def flaky(samples: list[Sample]) -> None:
+    async def flaky(samples: Sequence[Sample]) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
