@@ -279,11 +279,14 @@ class WorklistPage(BaseModel):
     next_cursor: str | None
 
 
+COMMENT_MAX_LENGTH = 1000
+
+
 class Acknowledge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Decision
-    comment: str = Field(min_length=1, max_length=1000, pattern=_TEXT)
+    comment: str = Field(min_length=1, max_length=COMMENT_MAX_LENGTH, pattern=_TEXT)
 
 
 # --- health ---

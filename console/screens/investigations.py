@@ -1,5 +1,6 @@
 """Investigations screen: the ops agent's investigations newest first (status, transaction, mode, started, duration,
-verdict), filtered by status (`f`) and by transaction id (`/`, enter asks the server). `n` runs one — on a recent
+verdict), a page at a time (`]` next, `[` previous: the server's offset pages, as the contract gives them), filtered
+by status (`f`) and by transaction id (`/`, enter asks the server). `n` runs one — on a recent
 suspicious deposit or on a typed transaction id — through the confirm dialog. `enter` opens one: its trace as a tree
 of steps (each planner decision with the tool and reasoning calls it led to) beside the selected step's input and
 output, then its insights, evidence, recommendations and rule draft; `e` exports the trace's HTML page to a file.
@@ -19,15 +20,14 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Tree
 
-from console.commanding import Prepared, run_flow
 from console.connection import ConnectionState
 from console.messages import ConnectionAlive
 from console.problems import describe
+from console.screens import investigation_flows
 from console.screens.ops_screen import OpsScreen
 from console.widgets.agent_format import format_at, format_duration, short_id
-from console.widgets.confirm_dialog import ConfirmView
 from console.widgets.nav_table import NavTable
-from console.widgets.run_picker import RunChoice, RunPicker
+from console.widgets.run_picker import RunPicker
 from console.widgets.step_detail import StepDetail
 from console.widgets.trace_export import fetch_trace_html, write_trace
 from console.widgets.trace_tree import TraceNode, TraceTree
@@ -88,21 +88,6 @@ def row_cells(item: InvestigationSummary, columns: tuple[Column, ...]) -> list[s
     return [cells[c.key] for c in columns]
 
 
-def run_view(choice: RunChoice) -> ConfirmView:
-    """The confirm dialog of a run: which deposit, how deeply, and what is known of it."""
-    rows: list[tuple[str, str]] = [("Transaction", choice.transaction_id), ("Mode", choice.mode)]
-    tx = choice.transaction
-    if tx is not None:
-        rows += [
-            ("Deposit", f"{tx.amount} {tx.currency} at {tx.merchant} ({tx.channel})"),
-            ("Customer", f"{tx.customer_id}, device {tx.device_id}"),
-            ("Countries", f"IP {tx.ip_country}, card {tx.card_country}"),
-            ("Pattern", tx.pattern or "-"),
-        ]
-    rows.append(("Effect", "starts an investigation in the background; its recommendations enter the worklist"))
-    return ConfirmView(title=f"Confirm: investigate {short_id(choice.transaction_id, 13)}", rows=tuple(rows))
-
-
 class InvestigationsScreen(OpsScreen):
     HEADING = "Investigations"
     CSS_PATH = "investigations.tcss"
@@ -135,6 +120,22 @@ class InvestigationsScreen(OpsScreen):
             id="investigations.filter",
             tooltip="Only investigations of one transaction id (enter)",
         ),
+        Binding(
+            "right_square_bracket",
+            "next_page",
+            "Next page",
+            key_display="]",
+            id="investigations.next_page",
+            tooltip="The next (older) page of investigations",
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_page",
+            "Prev page",
+            key_display="[",
+            id="investigations.previous_page",
+            tooltip="The previous (newer) page of investigations",
+        ),
         Binding("r", "refresh", "Refresh", id="investigations.refresh", tooltip="Read the list again"),
         Binding("e", "export", "Export trace", id="investigations.export", tooltip="Write the trace's HTML to a file"),
         Binding("escape", "escape", "Back", show=False, id="investigations.escape", tooltip="Close the detail"),
@@ -154,6 +155,8 @@ class InvestigationsScreen(OpsScreen):
         self._detail_pane = Horizontal(self._tree, self._step, id="investigation-detail")
         self._columns = columns_for(80)
         self._transaction_filter = ""
+        self.list_offset = 0
+        """Where the page to show starts in the server's list (newest first)."""
         self.detail_id: str | None = None
         """The investigation whose detail is open (None: the list shows)."""
         self._select_after_load: str | None = None
@@ -207,6 +210,11 @@ class InvestigationsScreen(OpsScreen):
             return target is not None and target.status in RESUMABLE
         if action in ("cycle_status", "focus_filter"):
             return self.detail_id is None
+        # The page keys are offered only where there is such a page: the footer stays short at 80 columns.
+        if action == "next_page":
+            return self.detail_id is None and self._next_offset() is not None
+        if action == "previous_page":
+            return self.detail_id is None and self.list_offset > 0
         return True
 
     # --- reading ---
@@ -233,10 +241,17 @@ class InvestigationsScreen(OpsScreen):
 
     @work(exclusive=True, group="list")
     async def load_list(self) -> None:
+        offset = self.list_offset
         try:
             page = await self.ops.client.agent.investigations(
-                self.PAGE_SIZE, status=self.status_filter, transaction_id=self._transaction_filter or None
+                self.PAGE_SIZE, offset, status=self.status_filter, transaction_id=self._transaction_filter or None
             )
+            if not page.items and offset > 0:
+                # Past the end (the list shrank under a filter): show the last page there is.
+                offset = max(0, (page.total - 1) // self.PAGE_SIZE * self.PAGE_SIZE)
+                page = await self.ops.client.agent.investigations(
+                    self.PAGE_SIZE, offset, status=self.status_filter, transaction_id=self._transaction_filter or None
+                )
         except CONNECTION_ERRORS as exc:
             self.ops.show_problem(exc, title="Investigations")
             return
@@ -245,6 +260,7 @@ class InvestigationsScreen(OpsScreen):
             return
         self.post_message(ConnectionAlive())
         self.problem = ""
+        self.list_offset = page.offset
         self.page = page
 
     @work(exclusive=True, group="detail")
@@ -270,6 +286,7 @@ class InvestigationsScreen(OpsScreen):
         self._show_count()
 
     def watch_status_filter(self) -> None:
+        self.list_offset = 0
         self._show_count()
         self.action_refresh()
 
@@ -289,6 +306,8 @@ class InvestigationsScreen(OpsScreen):
                 table.add_row(*row_cells(item, self._columns), key=item.investigation_id)
             if selected is not None and selected in table.rows:
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
+            else:  # another page: start at its top
+                table.move_cursor(row=0, animate=False)
         if self._select_after_load in table.rows:
             self._select_after_load = None
         self._show_count()
@@ -301,8 +320,9 @@ class InvestigationsScreen(OpsScreen):
     def _count_line(self) -> str:
         if self.page is None:
             return "loading…"
-        shown, total = len(self.page.items), self.page.total
-        line = f"{shown} of {total} investigation{'' if total == 1 else 's'}"
+        shown, total, offset = len(self.page.items), self.page.total, self.page.offset
+        span = f"{offset + 1}-{offset + shown}" if shown and (offset or shown < total) else str(shown)
+        line = f"{span} of {total} investigation{'' if total == 1 else 's'}"
         if self.status_filter:
             line += f", {self.status_filter}"
         if self._transaction_filter:
@@ -312,7 +332,28 @@ class InvestigationsScreen(OpsScreen):
             line += f" · {running} running"
         return line + " · f status · n run"
 
+    def _next_offset(self) -> int | None:
+        """Where the next page starts; None on the last page."""
+        if self.page is None:
+            return None
+        after = self.page.offset + len(self.page.items)
+        return after if after < self.page.total else None
+
     # --- actions ---
+
+    def action_next_page(self) -> None:
+        following = self._next_offset()
+        if following is not None and self.detail_id is None:
+            self._turn_to(following)
+
+    def action_previous_page(self) -> None:
+        if self.list_offset > 0 and self.detail_id is None:
+            self._turn_to(max(0, self.list_offset - self.PAGE_SIZE))
+
+    def _turn_to(self, offset: int) -> None:
+        self.list_offset = offset
+        self._select_after_load = None
+        self.action_refresh()
 
     def action_refresh(self) -> None:
         if self.ops.connection is not ConnectionState.CONNECTED:
@@ -332,6 +373,7 @@ class InvestigationsScreen(OpsScreen):
     @on(Input.Submitted, "#investigations-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         self._transaction_filter = event.value.strip()
+        self.list_offset = 0
         self._show_count()
         self.action_refresh()
         self._table.focus()
@@ -344,6 +386,8 @@ class InvestigationsScreen(OpsScreen):
         had_filter = bool(self._transaction_filter or self.status_filter)
         self._filter.value = ""
         self._transaction_filter = ""
+        if had_filter:
+            self.list_offset = 0  # the unfiltered list from its start
         self._table.focus()
         if self.status_filter is not None:
             self.status_filter = None  # its watcher reloads
@@ -368,20 +412,13 @@ class InvestigationsScreen(OpsScreen):
         choice = await self.app.push_screen_wait(RunPicker(suspicious, problem))
         if choice is None:
             return
-
-        async def request(_reason: str | None) -> Prepared[RunChoice]:
-            return Prepared(run_view(choice), choice)
-
-        async def confirm(ticket: RunChoice) -> InvestigationSummary:
-            return await agent.run(ticket.transaction_id, ticket.mode)
-
-        title = f"Investigate {short_id(choice.transaction_id, 13)}"
-        started = await run_flow(self.ops, title=title, request=request, confirm=confirm)
+        started = await investigation_flows.run_investigation(self.ops, choice)
         if started is None:
             return
         self.ops.say(f"Investigation {short_id(started.investigation_id)} started ({started.mode}); enter opens it.")
         if self.detail_id is None:
             self._select_after_load = started.investigation_id
+            self.list_offset = 0  # newest first: the new one is on the first page
             self.load_list()
 
     @property
@@ -402,27 +439,7 @@ class InvestigationsScreen(OpsScreen):
 
     @work(exclusive=True, group="run")
     async def resume_investigation(self, target: InvestigationSummary) -> None:
-        agent = self.ops.client.agent
-        view = ConfirmView(
-            title=f"Confirm: resume {short_id(target.investigation_id)}",
-            rows=(
-                ("Investigation", target.investigation_id),
-                ("Transaction", target.transaction_id),
-                ("Status", target.status + (f" ({target.error.message})" if target.error else "")),
-                ("Mode", target.mode),
-                ("Effect", "continues from its last finished step; finished tool calls are not repeated"),
-            ),
-        )
-
-        async def request(_reason: str | None) -> Prepared[str]:
-            return Prepared(view, target.investigation_id)
-
-        async def confirm(investigation_id: str) -> InvestigationSummary:
-            return await agent.resume(investigation_id)
-
-        resumed = await run_flow(
-            self.ops, title=f"Resume {short_id(target.investigation_id)}", request=request, confirm=confirm
-        )
+        resumed = await investigation_flows.resume_investigation(self.ops, target)
         if resumed is not None:
             self.ops.say(f"Investigation {short_id(resumed.investigation_id)} resumed.")
             self.action_refresh()

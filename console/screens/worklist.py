@@ -22,8 +22,9 @@ from console.screens.ops_screen import OpsScreen
 from console.widgets.agent_format import format_at, short_id
 from console.widgets.confirm_dialog import ConfirmView
 from console.widgets.nav_table import NavTable
+from console.widgets.reason_prompt import ReasonWording
 from console.widgets.step_detail import item_text
-from shared.agent import Decision, Recommendation, Severity
+from shared.agent import COMMENT_MAX_LENGTH, Decision, Recommendation, Severity
 from shared.errors import Conflict, OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.scopes import Scope
 
@@ -76,6 +77,17 @@ class AlreadyDecided:
     detail: str
 
 
+def comment_wording(rec: Recommendation, decision: Decision) -> ReasonWording:
+    """The prompt `e` opens: a comment on this decision, required, kept with it (not a command's reason)."""
+    return ReasonWording(
+        kind="comment",
+        title=f"Comment: why {DECISION_WORDS[decision]} {rec.action}?",
+        placeholder="e.g. confirmed with the customer; ticket RISK-1234",
+        note="Required. Saved with the decision, with who made it and when.",
+        max_length=COMMENT_MAX_LENGTH,
+    )
+
+
 def decision_view(rec: Recommendation, decision: Decision, comment: str | None) -> ConfirmView:
     return ConfirmView(
         title=f"Confirm: {DECISION_WORDS[decision]} {rec.action}",
@@ -88,6 +100,7 @@ def decision_view(rec: Recommendation, decision: Decision, comment: str | None) 
         ),
         asks_reason=True,
         reason=comment,
+        reason_wording=comment_wording(rec, decision),
     )
 
 
@@ -194,7 +207,9 @@ class WorklistScreen(OpsScreen):
         if read is None:
             return
         self._loaded_severity = severity
-        self.items, self.next_cursor = read[0], read[1]
+        # The cursor first: setting the items redraws the counts line, which says whether more can be loaded.
+        self.next_cursor = read[1]
+        self.items = read[0]
 
     @work(exclusive=True, group="more")
     async def load_more(self) -> None:

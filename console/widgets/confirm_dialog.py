@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
-from console.widgets.reason_prompt import ReasonPrompt
+from console.widgets.reason_prompt import COMMAND_REASON, ReasonPrompt, ReasonWording
 
 # The countdown turns to the warning colour for its last seconds.
 SOON_SECONDS = 10
@@ -24,7 +24,8 @@ SOON_SECONDS = 10
 @dataclass(frozen=True)
 class ConfirmView:
     """What the dialog shows. `expires_in`: seconds the confirmation stays valid (None: no countdown).
-    `asks_reason`: offer `e` to set a reason; `reason` is the one this confirmation was issued with.
+    `asks_reason`: offer `e` to set a reason; `reason` is the one this confirmation was issued with;
+    `reason_wording`: how `e` and its prompt name it (a command's reason, a decision's comment).
     `preview`: a body shown under the rows, e.g. a runbook's dry-run log."""
 
     title: str
@@ -33,6 +34,7 @@ class ConfirmView:
     asks_reason: bool = False
     reason: str | None = None
     preview: str | None = None
+    reason_wording: ReasonWording = COMMAND_REASON
 
 
 class ConfirmChoice(StrEnum):
@@ -51,6 +53,8 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         Binding("escape", "cancel", "Cancel", show=False, id="cancel.escape"),
         Binding("r", "rerequest", "Request again", id="rerequest"),
         Binding("e", "reason", "Reason", id="reason"),
+        # `e` labelled for a view that asks for a comment. A comment is the decision's reason: one row in the help.
+        Binding("e", "comment", "Comment", tooltip="Reason", id="comment"),
         # A modal screen hides the app's keys: help must be bound here too.
         Binding("question_mark", "app.help", "Help", key_display="?", id="confirm.help"),
     ]
@@ -81,6 +85,7 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         self._confirm = Button("Confirm (y)", variant="error", id="confirm")
         self._rerequest = Button("Request again (r)", variant="warning", id="rerequest")
         self._cancel = Button("Cancel (n)", id="cancel")
+        self._left = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -148,7 +153,9 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         if action == "rerequest":
             return self.expired
         if action == "reason":
-            return self.view.asks_reason
+            return self.view.asks_reason and self.view.reason_wording.kind == "reason"
+        if action == "comment":
+            return self.view.asks_reason and self.view.reason_wording.kind == "comment"
         return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -165,14 +172,21 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         # Re-check the clock: a key pressed between two ticks must not confirm an expired confirmation.
         self._tick()
         if not self.expired:
-            self.dismiss(ConfirmChoice.CONFIRM)
+            self._leave(ConfirmChoice.CONFIRM)
 
     def action_cancel(self) -> None:
-        self.dismiss(ConfirmChoice.CANCEL)
+        self._leave(ConfirmChoice.CANCEL)
 
     def action_rerequest(self) -> None:
         if self.expired:
-            self.dismiss(ConfirmChoice.REREQUEST)
+            self._leave(ConfirmChoice.REREQUEST)
+
+    def _leave(self, choice: ConfirmChoice) -> None:
+        """Dismiss once. A key and a button press queued together (enter on Cancel, then n) would otherwise dismiss
+        twice, and dismissing pops whatever screen is on top by then."""
+        if not self._left:
+            self._left = True
+            self.dismiss(choice)
 
     def action_reason(self) -> None:
         if not self.view.asks_reason:
@@ -181,6 +195,9 @@ class ConfirmDialog(ModalScreen[ConfirmChoice]):
         def amend(reason: str | None) -> None:
             if reason is not None and reason != (self.view.reason or ""):
                 self.reason = reason or None
-                self.dismiss(ConfirmChoice.AMEND)
+                self._leave(ConfirmChoice.AMEND)
 
-        self.app.push_screen(ReasonPrompt(self.view.reason), amend)
+        self.app.push_screen(ReasonPrompt(self.view.reason, self.view.reason_wording), amend)
+
+    def action_comment(self) -> None:
+        self.action_reason()

@@ -66,6 +66,7 @@ class RunPicker(ModalScreen[RunChoice | None]):
         self._input = Input(placeholder="transaction id, enter runs", id="run-transaction")
         self._table: NavTable[str] = NavTable(id="run-suspicious")
         self._mode_label = Static(id="run-mode", markup=False)
+        self._answered = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="run-dialog"):
@@ -104,7 +105,14 @@ class RunPicker(ModalScreen[RunChoice | None]):
         self.mode = "deep" if self.mode == "quick" else "quick"
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._answer(None)
+
+    def _answer(self, choice: RunChoice | None) -> None:
+        """Dismiss once. A second enter queued before the picker is gone (a double tap) would otherwise dismiss
+        again, and dismissing pops whatever screen is on top by then."""
+        if not self._answered:
+            self._answered = True
+            self.dismiss(choice)
 
     @on(Input.Submitted, "#run-transaction")
     def _typed(self, event: Input.Submitted) -> None:
@@ -112,11 +120,11 @@ class RunPicker(ModalScreen[RunChoice | None]):
         transaction_id = event.value.strip()
         if transaction_id:
             known = next((t for t in self.suspicious if t.transaction_id == transaction_id), None)
-            self.dismiss(RunChoice(transaction_id, self.mode, known))
+            self._answer(RunChoice(transaction_id, self.mode, known))
 
     @on(DataTable.RowSelected, "#run-suspicious")
     def _picked(self, event: DataTable.RowSelected) -> None:
         event.stop()
         transaction_id = str(event.row_key.value)
         known = next((t for t in self.suspicious if t.transaction_id == transaction_id), None)
-        self.dismiss(RunChoice(transaction_id, self.mode, known))
+        self._answer(RunChoice(transaction_id, self.mode, known))

@@ -109,7 +109,13 @@ async def _agent(app: web.Application) -> AsyncIterator[None]:
     )
     metrics = AgentMetrics(app[METRICS_REGISTRY])
     engine = InvestigationEngine(
-        transactions, investigations, Tools(transactions, investigations), reasoner, clock, on_status=metrics.moved
+        transactions,
+        investigations,
+        Tools(transactions, investigations),
+        reasoner,
+        clock,
+        on_status=metrics.moved,
+        max_running=settings.agent_max_concurrent,
     )
     await engine.interrupt_left_running()
     metrics.load(await investigations.counts())

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from console_harness import ConsoleUnderTest, PlantServer, palette_titles, status_line_text, wait_until
 from textual.pilot import Pilot
+from textual.widgets import Button, DataTable
 
 import console.widgets.agent_format as agent_format
 import console.widgets.step_detail as step_detail
 import console.widgets.trace_tree as trace_tree
+from console.connection import ConnectionState
 from console.screens.investigations import InvestigationsScreen
 from console.widgets.confirm_dialog import ConfirmDialog
 from console.widgets.nav_table import NavTable
@@ -160,6 +162,33 @@ class TestInvestigationsList:
             await pilot.press("y")
             await wait_until(pilot, lambda: rows(console) and rows(console)[0][0] == "completed", what="completed")
             assert rows(console)[0][1:3] == [target, "deep"]
+
+    async def test_a_double_tap_in_the_picker_or_the_dialog_answers_once(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, console)
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, RunPicker), what="the run picker")
+            picker = console.app.screen
+            table = picker.query_one("#run-suspicious", NavTable)
+            row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            # Two enters queued before the picker is gone (a double tap): the second must not pop another screen.
+            for _ in range(2):
+                table.post_message(DataTable.RowSelected(table, 0, row_key))
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ConfirmDialog), what="the confirm dialog")
+            await pilot.pause(0.1)
+            assert isinstance(console.app.screen, ConfirmDialog)
+            assert [type(s) for s in console.app.screen_stack] == [InvestigationsScreen, ConfirmDialog]
+            # The same in the confirm dialog: enter on Cancel and n at once leave it once, the list stays.
+            cancel = console.app.screen.query_one("#cancel", Button)
+            for _ in range(2):
+                cancel.post_message(Button.Pressed(cancel))
+            await wait_until(pilot, lambda: isinstance(console.app.screen, InvestigationsScreen), what="the list")
+            await pilot.pause(0.1)
+            assert [type(s) for s in console.app.screen_stack] == [InvestigationsScreen]
+            assert requests(console, "POST", "/investigations/run") == []
 
     async def test_unknown_transaction_is_said_in_words(self, make_console: Callable[..., ConsoleUnderTest]) -> None:
         console = make_console()
@@ -305,6 +334,137 @@ class TestInvestigationDetail:
             assert "Investigations: Run" in titles and "Investigations: Export trace" not in titles
             await pilot.press("e")
             assert not requests(console, "GET", "/trace")
+
+
+async def investigate_through_api(plant_server: PlantServer, count: int) -> list[str]:
+    """Investigations of the `count` newest suspicious deposits, each run to its end; their ids, oldest first."""
+    client, _ = plant_server.client()
+    ids = []
+    async with client:
+        for tx in (await client.agent.transactions(count, suspicious=True)).items:
+            started = await client.agent.run(tx.transaction_id)
+            for _ in range(500):
+                if (await client.agent.investigation(started.investigation_id)).status != "running":
+                    break
+                await asyncio.sleep(0.01)
+            ids.append(started.investigation_id)
+    return ids
+
+
+def shown_ids(console: ConsoleUnderTest) -> list[str]:
+    return [str(key.value) for key in screen_of(console).query_one("#investigations", NavTable).rows]
+
+
+def footer_keys(console: ConsoleUnderTest) -> set[str]:
+    return {a.binding.key for a in console.app.screen.active_bindings.values() if a.binding.show}
+
+
+class TestInvestigationsPaging:
+    async def test_next_and_previous_pages_walk_the_whole_list(
+        self,
+        make_console: Callable[..., ConsoleUnderTest],
+        plant_server: PlantServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        newest_first = list(reversed(await investigate_through_api(plant_server, 5)))
+        monkeypatch.setattr(InvestigationsScreen, "PAGE_SIZE", 2)
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, console)
+            screen = screen_of(console)
+            assert shown_ids(console) == newest_first[:2]
+            assert "1-2 of 5 investigations" in str(screen.query_one("#investigations-filter").border_title)
+            titles = palette_titles(console.app)
+            assert "Investigations: Next page" in titles and "Investigations: Prev page" not in titles
+            assert "right_square_bracket" in footer_keys(console)
+            assert "left_square_bracket" not in footer_keys(console)
+            await pilot.press("]")
+            await wait_until(pilot, lambda: shown_ids(console) == newest_first[2:4], what="the second page")
+            assert requests(console, "GET", "/investigations")[-1] == "limit=2&offset=2"
+            assert {"left_square_bracket", "right_square_bracket"} <= footer_keys(console)
+            await pilot.press("]")
+            await wait_until(pilot, lambda: shown_ids(console) == newest_first[4:], what="the last page")
+            assert "5-5 of 5" in str(screen.query_one("#investigations-filter").border_title)
+            assert "Investigations: Next page" not in palette_titles(console.app)
+            assert "Investigations: Prev page" in palette_titles(console.app)
+            reads = len(requests(console, "GET", "/investigations"))
+            await pilot.press("]")  # nothing after the last page
+            await pilot.pause(0.1)
+            assert len(requests(console, "GET", "/investigations")) == reads
+            # Every investigation was shown exactly once on the way.
+            await pilot.press("[")
+            await wait_until(pilot, lambda: shown_ids(console) == newest_first[2:4], what="back one page")
+            await pilot.press("[")
+            await wait_until(pilot, lambda: shown_ids(console) == newest_first[:2], what="the first page")
+            assert "Investigations: Prev page" not in palette_titles(console.app)
+
+    async def test_a_filter_starts_again_at_the_first_page(
+        self,
+        make_console: Callable[..., ConsoleUnderTest],
+        plant_server: PlantServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await investigate_through_api(plant_server, 3)
+        monkeypatch.setattr(InvestigationsScreen, "PAGE_SIZE", 2)
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, console)
+            await pilot.press("]")
+            await wait_until(pilot, lambda: len(shown_ids(console)) == 1, what="the second page")
+            await pilot.press("f", "f")  # running, then completed
+            await wait_until(pilot, lambda: len(shown_ids(console)) == 2, what="the first completed page")
+            assert requests(console, "GET", "/investigations")[-1] == "limit=2&offset=0&status=completed"
+
+
+class TestCapacity:
+    async def test_a_run_refused_at_capacity_is_said_in_the_dialog_and_asked_again(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        server = plant_server.server
+        assert server.app is not None
+        engine = server.app[AGENT_ENGINE]
+        engine.max_running = 1
+        release = asyncio.Event()
+        velocity = engine.tools.registry["velocity_window"]
+
+        async def held(given: dict[str, Any]) -> dict[str, Any]:
+            await release.wait()
+            return await velocity(given)
+
+        engine.tools.registry["velocity_window"] = held
+        client, _ = plant_server.client()
+        async with client:
+            deposits = (await client.agent.transactions(2, suspicious=True)).items
+            holder = await client.agent.run(deposits[1].transaction_id)  # takes the only place
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_screen(pilot, console)
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, RunPicker), what="the run picker")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ConfirmDialog), what="the confirm dialog")
+            await pilot.press("y")
+            await wait_until(
+                pilot,
+                lambda: isinstance(console.app.screen, ConfirmDialog) and console.app.screen.problem is not None,
+                what="the dialog saying the server is at capacity",
+            )
+            dialog = console.app.screen
+            assert isinstance(dialog, ConfirmDialog)
+            assert "as many as this server runs at once" in (dialog.problem or "")
+            assert console.app.connection is ConnectionState.CONNECTED  # a refusal, not a lost server
+            server.call(release.set)
+            await wait_until(pilot, lambda: engine.task_of(holder.investigation_id) is None, what="the place freed")
+            await pilot.press("r")
+            await wait_until(
+                pilot,
+                lambda: isinstance(console.app.screen, ConfirmDialog) and console.app.screen is not dialog,
+                what="a new dialog",
+            )
+            await pilot.press("y")
+            await wait_until(pilot, lambda: len(rows(console)) == 2, what="the second investigation")
+            runs = [r for r in console.transport.requests if r.path.endswith("/investigations/run")]
+            assert len(runs) == 2 and runs[0].body == runs[1].body
 
 
 class TestResume:

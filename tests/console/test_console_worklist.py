@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import pytest
 from console_harness import ConsoleUnderTest, PlantServer, palette_titles, status_line_text, wait_until
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Label, Static
 
 from console.screens.worklist import WorklistScreen
 from console.widgets.confirm_dialog import ConfirmDialog
@@ -58,6 +58,11 @@ def rows(console: ConsoleUnderTest) -> list[list[str]]:
 
 def worklist_queries(console: ConsoleUnderTest) -> list[dict[str, list[str]]]:
     return [parse_qs(r.query) for r in console.transport.requests if r.path.endswith("/worklist/recommendations")]
+
+
+def shown_bindings(console: ConsoleUnderTest) -> list[Any]:
+    """The keys the current screen's footer offers."""
+    return [a for a in console.app.screen.active_bindings.values() if a.binding.show]
 
 
 def acknowledgements(console: ConsoleUnderTest) -> list[dict[str, Any]]:
@@ -128,6 +133,8 @@ class TestWorklist:
         async with console.app.run_test(size=(120, 40)) as pilot:
             await open_worklist(pilot, console)
             assert len(rows(console)) == 2
+            counts = str(screen_of(console).query_one("#worklist-counts", Static).content)
+            assert "more: o" in counts and "all loaded" not in counts
             await pilot.press("o")
             await wait_until(pilot, lambda: len(rows(console)) == min(4, total), what="the second page")
             cursor = worklist_queries(console)[-1]["cursor"]
@@ -138,6 +145,7 @@ class TestWorklist:
                 await pilot.pause(0.05)
             await wait_until(pilot, lambda: len(rows(console)) == total, what="every page")
             assert screen_of(console).next_cursor is None
+            assert "all loaded" in str(screen_of(console).query_one("#worklist-counts", Static).content)
             ids = [str(key.value) for key in screen_of(console).query_one("#worklist", NavTable).rows]
             assert sorted(ids) == sorted(r.recommendation_id for r in await all_recommendations(plant_server))
 
@@ -171,6 +179,41 @@ class TestWorklist:
             await pilot.pause()
             assert not isinstance(console.app.screen, ConfirmDialog)
             assert "Already acknowledged" in status_line_text(console.app)
+
+    async def test_the_comment_prompt_says_it_asks_for_the_decisions_comment(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        await investigate(plant_server)
+        first = (await all_recommendations(plant_server))[0]
+        long_comment = "checked with the card issuer " * 10  # beyond a command reason's 200 characters
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_worklist(pilot, console)
+            await pilot.press("x")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ConfirmDialog), what="the confirm dialog")
+            dialog_keys = {a.binding.key: a.binding.description for a in shown_bindings(console)}
+            assert dialog_keys["e"] == "Comment"
+            await pilot.press("e")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ReasonPrompt), what="the comment prompt")
+            prompt = console.app.screen
+            title = str(prompt.query_one("#reason-title", Label).content)
+            assert title == f"Comment: why reject {first.action}?"
+            assert "command" not in title.lower()
+            note = " ".join(str(s.content) for s in prompt.query(Static) if not isinstance(s, Label))
+            assert "Saved with the decision" in note and "audit trail with the command" not in note
+            assert "escape keeps the comment" in note
+            assert {a.binding.description for a in shown_bindings(console)} >= {"Keep the comment"}
+            assert "Keep the reason" not in {a.binding.description for a in shown_bindings(console)}
+            await pilot.press(*long_comment.strip())
+            await pilot.press("enter")
+            await wait_until(
+                pilot,
+                lambda: isinstance(console.app.screen, ConfirmDialog) and console.app.screen.view.reason is not None,
+                what="the dialog with the comment",
+            )
+            await pilot.press("y")
+            await wait_until(pilot, lambda: rows(console)[0][3] == "rejected", what="the row to change")
+            assert acknowledgements(console) == [{"action": "REJECTED", "comment": long_comment.strip()}]
 
     async def test_confirming_without_a_comment_asks_for_one(
         self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
@@ -262,3 +305,21 @@ class TestWorklistSnapshots:
             console.app.status_note = None
 
         assert snap_compare(console.app, terminal_size=size, run_before=run_before)
+
+    def test_snapshot_comment_prompt(
+        self, snap_compare: Any, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        console = make_console()
+
+        async def run_before(pilot: Pilot) -> None:
+            await investigate(plant_server, 1)
+            await open_worklist(pilot, console)
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ConfirmDialog), what="the confirm dialog")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, ReasonPrompt), what="the comment prompt")
+            console.app.screen.query_one("#reason", Input).cursor_blink = False  # a steady cursor in the picture
+            console.app.clear_notifications()
+            await pilot.pause()
+
+        assert snap_compare(console.app, terminal_size=(80, 24), run_before=run_before)

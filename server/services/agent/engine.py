@@ -1,14 +1,16 @@
 """The investigation engine: starts an investigation and runs it in the background, step by step as the planner
 decides, checkpointing every step as it finishes. A resumed investigation replays its finished steps (their
 outputs, not their calls) and goes on from there; killed mid-run it becomes `interrupted`, and one whose
-dependency fails becomes `failed` with OPS_AGENT_DEPENDENCY_FAILURE."""
+dependency fails becomes `failed` with OPS_AGENT_DEPENDENCY_FAILURE. At most `max_running` run at once: beyond
+that a run or resume is refused (AtCapacity, a 503 with Retry-After) rather than queued, so a burst costs the
+server nothing it has to hold."""
 
 import asyncio
 import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from server.clock import Clock
@@ -41,6 +43,26 @@ INSTRUCTIONS = (
     "do not invent facts."
 )
 
+RETRY_AFTER_SECONDS = 2
+"""What a run refused at capacity is told to wait: a quick investigation takes tens of milliseconds, a deep one with
+a remote reasoner seconds."""
+
+
+class AtCapacity(DependencyFailure):
+    """As many investigations run as the server allows (`OPS_AGENT_MAX_CONCURRENT`): try again shortly. A 503 with
+    Retry-After: the limit is the server's, not the caller's (429 would blame the caller's rate)."""
+
+    code = "investigations_at_capacity"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"{limit} investigation(s) are running, as many as this server runs at once: try again in "
+            f"{RETRY_AFTER_SECONDS} s",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            extra={"limit": limit, "retry_after_seconds": RETRY_AFTER_SECONDS},
+        )
+
+
 # Called on every change of an investigation's status: (mode, old status or None, new status, duration or None).
 StatusListener = Callable[[Mode, InvestigationStatus | None, InvestigationStatus, float | None], None]
 
@@ -55,6 +77,7 @@ class InvestigationEngine:
         clock: Clock,
         *,
         on_status: StatusListener | None = None,
+        max_running: int = 16,
     ) -> None:
         self._transactions = transactions
         self._investigations = investigations
@@ -63,12 +86,30 @@ class InvestigationEngine:
         self._clock = clock
         self._on_status = on_status or (lambda *_: None)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.max_running = max_running
+        self._starting = 0  # runs and resumes between their capacity check and their task's launch
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        """Hold one of the `max_running` places while an investigation is being started. Checked and taken with no
+        await in between, so of a burst of concurrent requests exactly the places left are granted."""
+        if len(self._tasks) + self._starting >= self.max_running:
+            raise AtCapacity(self.max_running)
+        self._starting += 1
+        try:
+            yield
+        finally:
+            self._starting -= 1
 
     async def interrupt_left_running(self) -> int:
         """At start-up: investigations a previous process left running are interrupted."""
         return await self._investigations.interrupt_running(at=self._clock.now())
 
     async def run(self, mode: Mode, transaction_id: str, *, requested_by: str) -> InvestigationSummary:
+        with self._slot():
+            return await self._start(mode, transaction_id, requested_by=requested_by)
+
+    async def _start(self, mode: Mode, transaction_id: str, *, requested_by: str) -> InvestigationSummary:
         if await self._transactions.get(transaction_id) is None:
             raise NotFound(f"no transaction {transaction_id}", code="transaction_not_found")
         summary = InvestigationSummary(
@@ -92,6 +133,10 @@ class InvestigationEngine:
         return summary
 
     async def resume(self, investigation_id: str) -> InvestigationSummary:
+        with self._slot():
+            return await self._restart(investigation_id)
+
+    async def _restart(self, investigation_id: str) -> InvestigationSummary:
         summary = await self._investigations.get(investigation_id)
         if summary is None:
             raise NotFound(f"no investigation {investigation_id}", code="investigation_not_found")
