@@ -103,6 +103,7 @@ class Evidence(BaseModel):
     latency_ms: float
     proof_status: ProofStatus
     redaction_status: str
+    prev_hash: str  # the previous record's hash (64 zeros for the first): a reader can follow the chain back
     hash: str
 
 
@@ -139,7 +140,8 @@ class LedgerPage(BaseModel):
 
 
 class LedgerQuery(BaseModel):
-    """Newest first. `masked=true` asks for masked customer fields even with a refunds:pii token."""
+    """Newest first by creation time (entry id breaking ties); `cursor` is the last page's `next_cursor`.
+    `masked=true` asks for masked customer fields even with a refunds:pii token."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -150,6 +152,22 @@ class LedgerQuery(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     masked: bool = False
+
+
+class EntryPath(BaseModel):
+    entry_id: int = Field(ge=1, le=2**63 - 1)
+
+
+class EntryQuery(BaseModel):
+    """One entry, masked as the ledger is: unmasked only for a refunds:pii token that does not ask `masked=true`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    masked: bool = False
+
+
+class EvidencePath(BaseModel):
+    evidence_id: int = Field(ge=1, le=2**63 - 1)
 
 
 class ProcessOnceRequest(BaseModel):

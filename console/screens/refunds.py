@@ -1,13 +1,16 @@
 """Refunds screen: the governed agents of the live + refunds family (contract 5). Three tabs, so it works at 80x24:
 Board (the guardian, signal and refund agents' cards, refreshed; the refund worker's runtime state for operators),
 Feed (the sanitized public feed, newest on top) and Ledger (keyset pages of the refund ledger with filters, the
-selected entry's evidence beside or under it; process-once and reveal, both through the ConfirmDialog).
+selected entry's evidence record, read from the server once the cursor rests on it, beside or under it;
+process-once and reveal, both through the ConfirmDialog).
 
 Board and feed are public, so every token sees them; the ledger and process-once need refunds:operator, and the
 reveal of customer fields refunds:pii. The ledger is always read masked and one page at a time: a reveal reads
 exactly one entry unmasked, which the server audits."""
 
+import asyncio
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, Literal, TypeVar, get_args
 
 from textual import events, on, work
@@ -54,7 +57,18 @@ WIDE = 120
 """From this width on the evidence pane sits beside the ledger instead of under it."""
 DETAIL_WIDTH = 42
 LOCKED = "This token lacks refunds:operator: the ledger, its evidence and process-once are hidden."
-LEDGER_ONLY = frozenset({"reveal", "filter_status", "filter_decision", "older", "newer"})
+TIME_FILTERS: tuple[tuple[str, timedelta | None], ...] = (
+    ("all", None),
+    ("last hour", timedelta(hours=1)),
+    ("last 24 h", timedelta(days=1)),
+    ("last 7 days", timedelta(days=7)),
+)
+"""The time filter's choices: entries created since that long before the filter was chosen."""
+LEDGER_ONLY = frozenset({"reveal", "filter_status", "filter_decision", "filter_time", "older", "newer"})
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _cycle(values: tuple[T, ...], current: T) -> T:
@@ -67,8 +81,10 @@ class RefundsScreen(OpsScreen):
     REFRESH_SECONDS: ClassVar[float] = 2.0
     """How often the ledger is read again while it is shown (operator reads count against the token)."""
     PUBLIC_REFRESH_SECONDS: ClassVar[float] = 6.0
-    """How often the board or the feed is read again while shown. The server counts public reads against the
-    caller's address, even with a token, at 10 a minute by default: faster polling would meet 429s."""
+    """How often the board or the feed is read again while shown. Public reads with a token count against the
+    token (with the board's operator read, 20 of its 100 a minute by default), not the address it may share."""
+    EVIDENCE_SETTLE_SECONDS: ClassVar[float] = 0.2
+    """How long the cursor rests on an entry before its evidence is read: running down the page reads none."""
     PAGE_SIZE: ClassVar[int] = 50
     """Ledger entries per page (the server allows at most 200); the screen holds one page at a time."""
     FEED_LIMIT: ClassVar[int] = FEED_MAX_LIMIT
@@ -77,6 +93,7 @@ class RefundsScreen(OpsScreen):
         "process": Scope.REFUNDS_OPERATOR,
         "filter_status": Scope.REFUNDS_OPERATOR,
         "filter_decision": Scope.REFUNDS_OPERATOR,
+        "filter_time": Scope.REFUNDS_OPERATOR,
         "older": Scope.REFUNDS_OPERATOR,
         "newer": Scope.REFUNDS_OPERATOR,
         "reveal": Scope.REFUNDS_PII,
@@ -100,6 +117,7 @@ class RefundsScreen(OpsScreen):
         Binding("v", "reveal", "Reveal", id="refunds.reveal", tooltip="Show the selected entry's customer (audited)"),
         Binding("s", "filter_status", "Status", id="refunds.status", tooltip="Filter the ledger by status"),
         Binding("d", "filter_decision", "Decision", id="refunds.decision", tooltip="Filter the ledger by decision"),
+        Binding("t", "filter_time", "Time", id="refunds.time", tooltip="Filter the ledger: the last hour, day or week"),
         Binding(
             "right_square_bracket", "older", "Older", key_display="]", id="refunds.older", tooltip="Next older page"
         ),
@@ -125,12 +143,19 @@ class RefundsScreen(OpsScreen):
         """Why the last read of a tab failed other than by the connection (a 500, a 403), shown in place."""
         self.status_filter: EntryStatus | None = None
         self.decision_filter: DecisionName | None = None
+        self.time_filter = 0
+        """Index into TIME_FILTERS."""
+        self.since: datetime | None = None
+        """The time filter's start, fixed when it was chosen so that the pages walked stay one window."""
         self.cursors: list[str | None] = [None]
         """The keyset cursor of each page walked through, newest first: the last one is the page shown."""
         self.next_cursor: str | None = None
+        self._paging = (False, False)
+        """Whether `]` and `[` were offered when the footer was last refreshed."""
         self.page_loaded = False
         self.evidence: dict[int, Evidence] = {}
-        """Full evidence records this console received (process-once answers them), by entry id."""
+        """Evidence records read (or answered by process-once), by entry id: a record never changes."""
+        self._evidence_wanted: int | None = None
         self.revealed: tuple[int, CustomerData] | None = None
         """The one entry whose customer is shown unmasked; dropped as soon as the cursor leaves it."""
         self._process_worker: Worker[None] | None = None
@@ -318,15 +343,15 @@ class RefundsScreen(OpsScreen):
     @work(exclusive=True, group="ledger")
     async def load_ledger(self, select: int | None = None) -> None:
         """The page the cursors point at, with the filters; `select` puts the cursor on that entry if shown."""
-        query = (self.cursors[-1], self.status_filter, self.decision_filter)
+        query = (self.cursors[-1], self.status_filter, self.decision_filter, self.since)
         try:
             page = await self.ops.client.live.ledger(
-                limit=self.PAGE_SIZE, cursor=query[0], status=query[1], decision=query[2], masked=True
+                limit=self.PAGE_SIZE, cursor=query[0], status=query[1], decision=query[2], since=query[3], masked=True
             )
         except OpsClientError as exc:
             self._failed("ledger", exc, "Ledger")
             return
-        if query != (self.cursors[-1], self.status_filter, self.decision_filter):
+        if query != (self.cursors[-1], self.status_filter, self.decision_filter, self.since):
             return  # the operator moved on meanwhile; that read is on its way
         self.post_message(ConnectionAlive())
         self.page_loaded = True
@@ -337,15 +362,23 @@ class RefundsScreen(OpsScreen):
         self._set_problem("ledger", "")
         self._show_ledger_bar()
         self._show_detail()
-        self.refresh_bindings()
+        self._paging_keys_changed()
 
     # --- the ledger's keys ---
+
+    def _paging_keys_changed(self) -> None:
+        """Refresh the footer only when `]` or `[` comes or goes: a footer rebuild costs more than painting the
+        page (bench/refunds_console.py), and paging through the middle of the ledger changes neither."""
+        paging = (self.next_cursor is not None, len(self.cursors) > 1)
+        if paging != self._paging:
+            self._paging = paging
+            self.refresh_bindings()
 
     def _new_page(self, cursors: list[str | None]) -> None:
         self.cursors = cursors
         self.revealed = None
         self._show_ledger_bar()
-        self.refresh_bindings()
+        self._paging_keys_changed()
         self.load_ledger()
 
     def action_older(self) -> None:
@@ -362,6 +395,12 @@ class RefundsScreen(OpsScreen):
 
     def action_filter_decision(self) -> None:
         self.decision_filter = _cycle(DECISION_FILTERS, self.decision_filter)
+        self._new_page([None])
+
+    def action_filter_time(self) -> None:
+        self.time_filter = (self.time_filter + 1) % len(TIME_FILTERS)
+        window = TIME_FILTERS[self.time_filter][1]
+        self.since = wall_clock() - window if window is not None else None
         self._new_page([None])
 
     def action_back(self) -> None:
@@ -386,7 +425,28 @@ class RefundsScreen(OpsScreen):
             return
         revealed = self.revealed[1] if self.revealed is not None and self.revealed[0] == entry.entry_id else None
         can_reveal = self.ops.has_scope(Scope.REFUNDS_PII)
-        self._detail.show(EntryFacts(entry, self.evidence.get(entry.entry_id), revealed, can_reveal))
+        evidence = self.evidence.get(entry.entry_id)
+        self._detail.show(EntryFacts(entry, evidence, revealed, can_reveal))
+        if evidence is None and entry.evidence_id is not None and self._evidence_wanted != entry.evidence_id:
+            self._evidence_wanted = entry.evidence_id
+            self.load_evidence(entry.entry_id, entry.evidence_id)
+
+    @work(exclusive=True, group="evidence")
+    async def load_evidence(self, entry_id: int, evidence_id: int) -> None:
+        """The entry's evidence record, once the cursor has rested on it (a newer call cancels this one)."""
+        try:
+            await asyncio.sleep(self.EVIDENCE_SETTLE_SECONDS)
+            record = await self.ops.client.live.evidence(evidence_id)
+        except OpsClientError as exc:
+            self._failed("ledger", exc, "Evidence")
+            return
+        finally:
+            if self._evidence_wanted == evidence_id:
+                self._evidence_wanted = None
+        self.evidence[entry_id] = record
+        selected = self._ledger.selected
+        if selected is not None and selected.entry_id == entry_id:
+            self._show_detail()
 
     # --- process-once and reveal ---
 
@@ -497,11 +557,14 @@ class RefundsScreen(OpsScreen):
         if self.problems["ledger"]:
             line = self.problems["ledger"]
         else:
-            status = self.status_filter or "all"
-            decision = self.decision_filter or "all"
+            filters = [
+                *([f"status {self.status_filter} (s)"] if self.status_filter else []),
+                *([f"decision {self.decision_filter} (d)"] if self.decision_filter else []),
+                *([f"{TIME_FILTERS[self.time_filter][0]} (t)"] if self.since is not None else []),
+            ]
             shown = self._ledger.row_count
             page = f"page {len(self.cursors)}" + (" (newest)" if len(self.cursors) == 1 else "")
             more = " · ]: older" if self.next_cursor else " · oldest page"
-            line = f"{page} · {shown} shown · status {status} (s) · decision {decision} (d){more}"
+            line = " · ".join([page, f"{shown} shown", *(filters or ["no filter (s d t)"])]) + more
         self._put(self._ledger_bar, line)
         self._ledger_bar.set_class(bool(self.problems["ledger"]), "-problem")

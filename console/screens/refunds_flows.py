@@ -10,7 +10,7 @@ from console.commanding import Prepared, run_flow
 from console.screens.refunds_words import customer_line, format_amount
 from console.widgets.confirm_dialog import ConfirmView
 from shared.clients.live import LiveClient
-from shared.errors import Conflict, OpsClientError, ServerUnavailable
+from shared.errors import Conflict, NotFound, OpsClientError, ServerUnavailable
 from shared.live import CustomerData, LedgerEntry, ProcessOnceResult
 
 if TYPE_CHECKING:
@@ -24,10 +24,11 @@ def new_idempotency_key() -> str:
 
 
 async def read_entry(live: LiveClient, entry_id: int, *, masked: bool = True) -> LedgerEntry | None:
-    """One entry as the server has it now: the keyset page that starts just above it holds it first."""
-    page = await live.ledger(limit=1, cursor=str(entry_id + 1), masked=masked)
-    entry = page.items[0] if page.items else None
-    return entry if entry is not None and entry.entry_id == entry_id else None
+    """One entry as the server has it now; None when the ledger no longer has it."""
+    try:
+        return await live.ledger_entry(entry_id, masked=masked)
+    except NotFound:
+        return None
 
 
 def retry_same_key(exc: OpsClientError) -> bool:

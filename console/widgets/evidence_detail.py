@@ -18,8 +18,8 @@ from shared.live import CustomerData, Evidence, LedgerEntry
 
 @dataclass(frozen=True)
 class EntryFacts:
-    """What the pane shows. `evidence`: the full record, when this console has it (process-once returns it; the
-    ledger names only its id). `revealed`: the unmasked customer fields after a confirmed reveal."""
+    """What the pane shows. `evidence`: the full record, once read (the ledger names only its id; process-once
+    answers it). `revealed`: the unmasked customer fields after a confirmed reveal."""
 
     entry: LedgerEntry
     evidence: Evidence | None = None
@@ -61,13 +61,7 @@ def render_facts(facts: EntryFacts | None) -> RenderableType:
         parts.append(Text(f"Evidence #{evidence.evidence_id} · {evidence.at:%Y-%m-%d %H:%M:%S} UTC", style="bold"))
         parts.append(_rows(evidence_rows(evidence)))
     elif entry.evidence_id is not None:
-        parts.append(
-            Text(
-                f"Evidence #{entry.evidence_id} is recorded; its full record shows here for entries processed "
-                "from this console.",
-                style="dim",
-            )
-        )
+        parts.append(Text(f"Evidence #{entry.evidence_id}: reading its record…", style="dim"))
     else:
         parts.append(Text("No evidence yet: not processed.", style="dim"))
     return Group(*parts)
@@ -81,6 +75,7 @@ def evidence_rows(evidence: Evidence) -> list[tuple[str, str | Text]]:
         ("Resources", ", ".join(evidence.resource_refs) or "none"),
         ("Latency", f"{evidence.latency_ms:.1f} ms"),
         ("Proof", f"{evidence.proof_status} · sha256 {evidence.hash}"),
+        ("Chained to", evidence.prev_hash),
         ("Redaction", evidence.redaction_status),
     ]
 

@@ -8,10 +8,13 @@ operator's refund tools. Errors are `{"detail": ...}`; a missing or invalid toke
 | GET  | /ops/api/live/feed?limit= | public, sanitized, not audited, cacheable 1 s |
 | GET  | /ops/api/refunds/agent/status | refunds:operator |
 | GET  | /ops/api/refunds/ledger?limit=&cursor=&status=&decision=&since=&until=&masked= | refunds:operator (1) |
+| GET  | /ops/api/refunds/ledger/{entry_id}?masked= | refunds:operator (1) |
+| GET  | /ops/api/refunds/evidence/{evidence_id} | refunds:operator |
 | POST | /ops/api/refunds/process-once (Idempotency-Key) | refunds:operator |
 
 (1) with refunds:pii too, customer fields unmasked (unless `masked=true`), and the read audited as such.
-Public routes are rate-limited per address by the pipeline, as every anonymous request is."""
+Public routes are rate-limited by the pipeline per address, or per token for a caller that sends one.
+The evidence read is what the console's evidence view shows: the record with its hash and the previous one's."""
 
 import asyncio
 import contextlib
@@ -29,7 +32,7 @@ from server.http.audit import Intent, note_audit
 from server.http.context import principal_of
 from server.http.envelopes import Payload, respond
 from server.http.families import Family
-from server.http.parsing import parse_body, parse_query
+from server.http.parsing import parse_body, parse_path, parse_query
 from server.http.routes import FamilyRoutes
 from server.keys import CLOCK, DB, PLANT, SETTINGS
 from server.plant.refund_requests import RefundRequestSource
@@ -40,8 +43,9 @@ from server.services.live.status import live_status, refund_agent_status
 from server.services.policy.engine import PolicyEngine, PolicyRules
 from server.services.policy.point import DecisionPoint, LocalDecisionPoint, RemoteDecisionPoint
 from server.services.refunds.deposits import LinkedDeposits, SafeRefs
+from server.services.refunds.evidence import evidence_record
 from server.services.refunds.intake import RefundIntake
-from server.services.refunds.ledger import ledger_page
+from server.services.refunds.ledger import ledger_entry, ledger_page
 from server.services.refunds.process import ProcessOnce
 from server.services.refunds.worker import RefundWorker, WorkerConfig
 from server.settings import Settings
@@ -53,6 +57,9 @@ from server.storage.refunds import IdempotencyRepository, RefundRepository
 from shared.live import (
     IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENCY_KEY_PATTERN,
+    EntryPath,
+    EntryQuery,
+    EvidencePath,
     FeedQuery,
     LedgerQuery,
     LiveFeed,
@@ -91,6 +98,23 @@ def decision_point(settings: Settings, engine: PolicyEngine) -> DecisionPoint:
 
 
 async def _live_services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = PolicyEngine(PolicyRules())
+    async with contextlib.AsyncExitStack() as resources:
+        point = decision_point(settings, engine)
+        # Closed however start-up goes from here: a remote point's HTTP client never outlives the app.
+        resources.push_async_callback(point.aclose)
+        live = app[LIVE] = await _start(app, engine, point)
+        interval = settings.live_tick_seconds or settings.plant_tick_seconds
+        task = asyncio.create_task(live.agents.run(interval), name="live-agents")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _start(app: web.Application, engine: PolicyEngine, point: DecisionPoint) -> LiveServices:
+    """The family's services, wired: calls and entries a stopped server left mid-way are closed first."""
     settings, db, clock, plant = app[SETTINGS], app[DB], app[CLOCK], app[PLANT]
     configured = settings.audit_key.get_secret_value() if settings.audit_key else None
     key = load_audit_key(configured, settings.data_dir, create=True)
@@ -100,8 +124,6 @@ async def _live_services(app: web.Application) -> AsyncIterator[None]:
     refunds = RefundRepository(db)
     keys = IdempotencyRepository(db)
     await keys.forget_running()
-    engine = PolicyEngine(PolicyRules())
-    point = decision_point(settings, engine)
     timeout = settings.policy_timeout_seconds
     # The deposits are the agent family's transactions, read from the same database (its tables, its repositories).
     transactions = TransactionRepository(db)
@@ -126,14 +148,7 @@ async def _live_services(app: web.Application) -> AsyncIterator[None]:
     process_once = ProcessOnce(
         worker, refunds, keys, evidence.signed_head, clock, timedelta(hours=settings.refunds_idempotency_hours)
     )
-    app[LIVE] = LiveServices(agents, deposits, refunds, evidence, process_once)
-    interval = settings.live_tick_seconds or settings.plant_tick_seconds
-    task = asyncio.create_task(agents.run(interval), name="live-agents")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await point.aclose()
+    return LiveServices(agents, deposits, refunds, evidence, process_once)
 
 
 def _public(request: web.Request, payload: Payload) -> web.Response:
@@ -163,20 +178,39 @@ async def agent_status(request: web.Request) -> web.Response:
     return respond(request, await refund_agent_status(live.agents, live.refunds, live.evidence))
 
 
+def _reveals(request: web.Request, masked: bool) -> bool:
+    return Scope.REFUNDS_PII in principal_of(request).scopes and not masked
+
+
+def _audit_unmasked(request: web.Request, entry_ids: list[int]) -> None:
+    # Every read of customer data is on record with what it showed.
+    note_audit(request, action="refunds.ledger.unmasked", target="refund_ledger", entry_ids=entry_ids)
+
+
 @routes.get("/ops/api/refunds/ledger", access=OPERATOR)
 async def ledger(request: web.Request) -> web.Response:
     query = parse_query(request, LedgerQuery)
-    reveal = Scope.REFUNDS_PII in principal_of(request).scopes and not query.masked
+    reveal = _reveals(request, query.masked)
     page = await ledger_page(request.app[LIVE].refunds, query, reveal=reveal)
     if reveal:
-        # Every read of customer data is on record with what it showed.
-        note_audit(
-            request,
-            action="refunds.ledger.unmasked",
-            target="refund_ledger",
-            entry_ids=[item.entry_id for item in page.items],
-        )
+        _audit_unmasked(request, [item.entry_id for item in page.items])
     return respond(request, page)
+
+
+@routes.get("/ops/api/refunds/ledger/{entry_id}", access=OPERATOR)
+async def ledger_item(request: web.Request) -> web.Response:
+    entry_id = parse_path(request, EntryPath).entry_id
+    reveal = _reveals(request, parse_query(request, EntryQuery).masked)
+    entry = await ledger_entry(request.app[LIVE].refunds, entry_id, reveal=reveal)
+    if reveal:
+        _audit_unmasked(request, [entry.entry_id])
+    return respond(request, entry)
+
+
+@routes.get("/ops/api/refunds/evidence/{evidence_id}", access=OPERATOR)
+async def evidence(request: web.Request) -> web.Response:
+    evidence_id = parse_path(request, EvidencePath).evidence_id
+    return respond(request, await evidence_record(request.app[LIVE].evidence, evidence_id))
 
 
 @routes.post("/ops/api/refunds/process-once", access=OPERATOR)

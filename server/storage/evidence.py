@@ -194,6 +194,12 @@ class EvidenceRepository:
         )
         return [row_of(r) for r in rows]
 
+    async def get(self, evidence_id: int) -> EvidenceRow | None:
+        raw = await self._db.fetchone(
+            f"SELECT {EVIDENCE_COLUMNS} FROM agent_evidence WHERE evidence_id = ?", (evidence_id,)
+        )
+        return row_of(raw) if raw is not None else None
+
     async def latest_for(self, agent: str) -> EvidenceRow | None:
         raw = await self._db.fetchone(
             f"SELECT {EVIDENCE_COLUMNS} FROM agent_evidence WHERE agent = ? ORDER BY evidence_id DESC LIMIT 1",

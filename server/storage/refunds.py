@@ -1,5 +1,6 @@
 """RefundRepository: the refund ledger in SQL. Customer data lives in `refund_customer_data`, which only the
-unmasked ledger read (`page(..., with_customer=True)`) ever joins; everything else reads the safe columns.
+ledger reads (`page`, `get` with `with_customer=True`) ever join, to mask or reveal it; everything else reads the
+safe columns.
 
 Taking an entry to process is one conditional UPDATE under the database's one writer (`claim`), so two workers —
 or fifty concurrent process-once calls — can never take the same entry."""
@@ -164,19 +165,49 @@ class RefundRepository:
         )
         return [_entry(row, with_customer=False) for row in rows]
 
+    async def get(self, entry_id: int, *, with_customer: bool) -> StoredEntry | None:
+        columns = _SAFE_COLUMNS + (", " + _CUSTOMER_COLUMNS if with_customer else "")
+        join = " JOIN refund_customer_data c ON c.entry_id = r.entry_id" if with_customer else ""
+        raw = await self._db.fetchone(
+            f"SELECT {columns} FROM refund_requests r{join} WHERE r.entry_id = ?", (entry_id,)
+        )
+        return _entry(raw, with_customer) if raw is not None else None
+
     async def page(
         self, *, before: int | None, limit: int, where: LedgerFilter, with_customer: bool
     ) -> list[StoredEntry]:
-        """Newest first, entries older than `before` (the keyset), at most `limit`."""
-        clauses, params = _filter(before, where)
-        columns = _SAFE_COLUMNS + (", " + _CUSTOMER_COLUMNS if with_customer else "")
-        join = " JOIN refund_customer_data c ON c.entry_id = r.entry_id" if with_customer else ""
-        sql = f"SELECT {columns} FROM refund_requests r{join}"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY r.entry_id DESC LIMIT ?"
-        rows = await self._db.long_reads.fetchall(sql, (*params, limit))
+        """Newest first (by creation time, then entry id), the entries after entry `before` (the keyset) in that
+        order, at most `limit`."""
+        after: tuple[str, int] | None = None
+        if before is not None:
+            raw = await self._db.long_reads.fetchone(
+                "SELECT created_at FROM refund_requests WHERE entry_id = ?", (before,)
+            )
+            if raw is None:
+                return []  # not a cursor this ledger gave out: entries are never deleted
+            after = (raw[0], before)
+        sql, params = page_statement(where, after=after, limit=limit, with_customer=with_customer)
+        rows = await self._db.long_reads.fetchall(sql, params)
         return [_entry(row, with_customer) for row in rows]
+
+
+def page_statement(
+    where: LedgerFilter, *, after: tuple[str, int] | None, limit: int, with_customer: bool
+) -> tuple[str, list[Any]]:
+    """A ledger page's SELECT: entries older than `after` (created_at, entry_id) that pass `where`, newest first.
+    Every filter is a range of an index kept in that order, so a page reads about `limit` rows however long the
+    ledger is (tests/server/test_refunds_ledger_order.py checks the plans)."""
+    clauses, params = _filter(where)
+    if after is not None:
+        # (created_at, entry_id) < after, written so that the index range is on created_at alone.
+        clauses.append("r.created_at <= ? AND (r.created_at < ? OR r.entry_id < ?)")
+        params += [after[0], after[0], after[1]]
+    columns = _SAFE_COLUMNS + (", " + _CUSTOMER_COLUMNS if with_customer else "")
+    join = " JOIN refund_customer_data c ON c.entry_id = r.entry_id" if with_customer else ""
+    sql = f"SELECT {columns} FROM refund_requests r{join}"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql + " ORDER BY r.created_at DESC, r.entry_id DESC LIMIT ?", [*params, limit]
 
 
 async def finish(
@@ -191,12 +222,9 @@ async def finish(
     )
 
 
-def _filter(before: int | None, where: LedgerFilter) -> tuple[list[str], list[Any]]:
+def _filter(where: LedgerFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
-    if before is not None:
-        clauses.append("r.entry_id < ?")
-        params.append(before)
     if where.status is not None:
         clauses.append("r.status = ?")
         params.append(where.status)

@@ -9,8 +9,11 @@ from shared.clients.transport import Transport, query_params
 from shared.live import (
     IDEMPOTENCY_KEY_HEADER,
     DecisionName,
+    EntryQuery,
     EntryStatus,
+    Evidence,
     FeedQuery,
+    LedgerEntry,
     LedgerPage,
     LedgerQuery,
     LiveFeed,
@@ -53,6 +56,18 @@ class LiveClient:
         )
         params = query_params(query)
         return await self._transport.request(LIVE, "GET", "/ops/api/refunds/ledger", LedgerPage, params=params)
+
+    async def ledger_entry(self, entry_id: int, *, masked: bool = False) -> LedgerEntry:
+        """One entry, masked as the ledger is (unmasked for a refunds:pii token, and then audited, unless `masked`);
+        `NotFound` when the ledger has no such entry."""
+        params = query_params(EntryQuery(masked=masked))
+        return await self._transport.request(
+            LIVE, "GET", f"/ops/api/refunds/ledger/{int(entry_id)}", LedgerEntry, params=params
+        )
+
+    async def evidence(self, evidence_id: int) -> Evidence:
+        """One evidence record (a ledger entry names its `evidence_id`), with its hash and the previous record's."""
+        return await self._transport.request(LIVE, "GET", f"/ops/api/refunds/evidence/{int(evidence_id)}", Evidence)
 
     async def process_once(
         self, *, entry_id: int | None = None, idempotency_key: str | None = None

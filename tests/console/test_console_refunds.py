@@ -4,8 +4,10 @@ its evidence shown, a retry after a timeout processing nothing twice), the audit
 refunds:pii, and a token without refunds:operator that sees board and feed but no ledger keys."""
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 from textual.pilot import Pilot
 
 from console.app import OpsConsole
+from console.screens import refunds as refunds_screen
 from console.screens import refunds_flows
 from console.screens.refunds import LOCKED, RefundsScreen
 from console.widgets.agent_card import AgentCard
@@ -32,9 +35,11 @@ from console.widgets.live_feed import LiveFeed
 from server.clock import ManualClock
 from server.embedded import EmbeddedServer
 from server.plant.plant import Plant
+from server.services.policy import governor
 
 PROCESS = "/ops/api/refunds/process-once"
 LEDGER = "/ops/api/refunds/ledger"
+EVIDENCE = "/ops/api/refunds/evidence"
 KEY = "ops-console-test-key"
 # Six refund requests, oldest first: the worker decides the first four (ALLOW, REQUIRE_APPROVAL, DENY on amount,
 # DENY on a suspicious deposit); the last two stay pending.
@@ -75,10 +80,14 @@ def plant_server(tmp_path: Path) -> Iterator[PlantServer]:
 
 @pytest.fixture(autouse=True)
 def quiet_screen(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Screens refresh when a test says so; the idempotency key is fixed so the confirmation snapshots hold still."""
+    """Screens refresh when a test says so; the idempotency key is fixed so the confirmation snapshots hold still,
+    and so is the decision point's measured latency, which the evidence records (and hashes) and the evidence view
+    shows. The cursor rests a while before the evidence is read, so running down the page reads none."""
     monkeypatch.setattr(RefundsScreen, "REFRESH_SECONDS", 3600.0)
     monkeypatch.setattr(RefundsScreen, "PUBLIC_REFRESH_SECONDS", 3600.0)
+    monkeypatch.setattr(RefundsScreen, "EVIDENCE_SETTLE_SECONDS", 0.5)
     monkeypatch.setattr(refunds_flows, "new_idempotency_key", lambda: KEY)
+    monkeypatch.setattr(governor, "_since", lambda started: 1_234)
 
 
 def plant_ledger(plant_server: PlantServer, processed: int = 4) -> list[int]:
@@ -362,6 +371,57 @@ class TestRefundsScreen:
             assert "cursor=" in reads[1] and "status=denied" in reads[-1] and "decision=REQUIRE_APPROVAL" in reads[-1]
             assert all("limit=4" in query for query in reads)
 
+    async def test_paging_through_the_middle_of_the_ledger_leaves_the_footer_alone(
+        self,
+        make_console: Callable[..., ConsoleUnderTest],
+        plant_server: PlantServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """The footer is rebuilt (costly, next to painting a page) only when `]` or `[` comes or goes."""
+        monkeypatch.setattr(RefundsScreen, "PAGE_SIZE", 1)
+        ids = plant_ledger(plant_server)
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_refunds(pilot, "l")
+            refunds = screen(console.app)
+            await pilot.press("right_square_bracket")  # page 2: `[` comes
+            await wait_until(pilot, lambda: shown_ids(console.app) == [ids[4]], what="page 2")
+            refreshed: list[str] = []
+            monkeypatch.setattr(refunds, "refresh_bindings", lambda: refreshed.append("footer"))
+            for expected in (ids[3], ids[2], ids[1]):
+                await pilot.press("right_square_bracket")
+                await wait_until(pilot, lambda: shown_ids(console.app) == [expected], what="the next page")  # noqa: B023
+            assert refreshed == []
+            await pilot.press("right_square_bracket")  # the oldest page: `]` goes
+            await wait_until(pilot, lambda: shown_ids(console.app) == [ids[0]], what="the oldest page")
+            assert refreshed == ["footer"]
+
+    async def test_the_time_filter_reads_entries_created_since_a_fixed_start(
+        self,
+        make_console: Callable[..., ConsoleUnderTest],
+        plant_server: PlantServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        ids = plant_ledger(plant_server)  # created at 2026-01-01 09:00 UTC, the plant's clock
+        monkeypatch.setattr(refunds_screen, "wall_clock", lambda: datetime(2026, 1, 1, 10, 30, tzinfo=UTC))
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_refunds(pilot, "l")
+            refunds = screen(console.app)
+            await pilot.press("t")  # the last hour: since 09:30, none
+            await wait_until(pilot, lambda: refunds.page_loaded and not shown_ids(console.app), what="no entry")
+            assert "last hour (t)" in str(refunds.query_one("#ledger-bar").render())
+            await pilot.press("t")  # the last 24 h: all six
+            await wait_until(pilot, lambda: shown_ids(console.app) == ids[::-1], what="the day's entries")
+            sent = [parse_qs(r.query).get("since", [""])[0] for r in console.transport.requests if r.path == LEDGER]
+            assert [datetime.fromisoformat(since) for since in sent[-2:]] == [
+                datetime(2026, 1, 1, 9, 30, tzinfo=UTC),
+                datetime(2025, 12, 31, 10, 30, tzinfo=UTC),
+            ]
+            await pilot.press("t", "t")  # the last 7 days, then all again
+            await wait_until(pilot, lambda: "since=" not in console.transport.requests[-1].query)
+            assert refunds.since is None and shown_ids(console.app) == ids[::-1]
+
     async def test_reveal_is_confirmed_reads_one_entry_unmasked_and_hides_again(
         self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
     ) -> None:
@@ -385,13 +445,42 @@ class TestRefundsScreen:
             assert detail.facts is not None and detail.facts.revealed is not None
             assert (detail.facts.revealed.name, detail.facts.revealed.card_number) == ("Grace Hopper", PEOPLE[1][2])
             unmasked = [
-                r.query for r in console.transport.requests if r.path == LEDGER and "masked=true" not in r.query
+                (r.path, r.query)
+                for r in console.transport.requests
+                if r.path.startswith(LEDGER) and "masked=true" not in r.query
             ]
             # Exactly this one entry is read unmasked (and so audited by the server).
-            assert unmasked == [f"limit=1&cursor={ids[1] + 1}&masked=false"]
+            assert unmasked == [(f"{LEDGER}/{ids[1]}", "masked=false")]
             await pilot.press("j")
             assert detail.facts is not None and detail.facts.revealed is None  # gone when the cursor moves on
             assert screen(console.app).revealed is None
+
+    async def test_the_evidence_of_any_processed_entry_is_read_once_the_cursor_rests_on_it(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        ids = plant_ledger(plant_server)  # the worker decided four entries: none from this console
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_refunds(pilot, "l")
+            await pilot.press("j", "j", "j", "j")  # through two pending entries and past ids[3] without resting
+            await select_entry(pilot, ids[2])
+            detail = screen(console.app).query_one(EvidenceDetail)
+            await wait_until(
+                pilot, lambda: detail.facts is not None and detail.facts.evidence is not None, what="the evidence"
+            )
+            assert detail.facts is not None and detail.facts.evidence is not None
+            evidence = detail.facts.evidence
+            assert (evidence.entry_id, evidence.decision, evidence.rule) == (ids[2], "DENY", "amount.maximum")
+            assert detail.facts.entry.evidence_id == evidence.evidence_id
+            assert len(evidence.prev_hash) == 64 and evidence.prev_hash != evidence.hash
+            reads = [r.path for r in console.transport.requests if r.path.startswith(EVIDENCE)]
+            # Read where the cursor rested (an entry passed over slowly enough, on a busy machine, may be too).
+            assert reads[-1] == f"{EVIDENCE}/{evidence.evidence_id}" and reads.count(reads[-1]) == 1
+            await pilot.press("j")
+            await pilot.press("k")
+            await wait_until(pilot, lambda: detail.facts is not None and detail.facts.evidence == evidence)
+            # Read once: a record never changes.
+            assert [r.path for r in console.transport.requests if r.path.startswith(EVIDENCE)].count(reads[-1]) == 1
 
     async def test_enter_opens_the_evidence_for_scrolling_and_escape_returns_to_the_ledger(
         self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
@@ -491,6 +580,8 @@ class TestRefundsSnapshots:
         async def run_before(pilot: Pilot) -> None:
             await open_refunds(pilot, "l")
             await select_entry(pilot, ids[2])
+            detail = screen(console.app).query_one(EvidenceDetail)
+            await wait_until(pilot, lambda: detail.facts is not None and detail.facts.evidence is not None)
             console.app.clear_notifications()
 
         assert snap_compare(console.app, terminal_size=size, run_before=run_before)

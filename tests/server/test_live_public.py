@@ -1,11 +1,12 @@
 """The public live board and feed: no auth, sanitized, bounded, cacheable for a second, not audited, rate-limited
-per address; the guardian and signal agents act on what the plant does."""
+per address (a caller with a token per token); the guardian and signal agents act on what the plant does."""
 
 from aiohttp.test_utils import TestClient
 from live_support import add_request, live
-from ops_constants import MakeSettings
-from server_support import Ops, StartApp
+from ops_constants import ADMIN_TOKEN, MakeSettings
+from server_support import Ops, StartApp, bearer
 
+from server.clock import ManualClock
 from server.keys import PLANT
 from shared.control import CommandParams
 
@@ -91,3 +92,26 @@ async def test_public_routes_are_rate_limited_per_address(start_app: StartApp, m
     refused = await client.get(STATUS)
     assert refused.status == 429
     assert "detail" in await refused.json()
+
+
+async def test_a_token_polling_the_board_has_its_own_budget_not_its_addresss(
+    start_app: StartApp, make_settings: MakeSettings, clock: ManualClock
+) -> None:
+    """A console polling every 6 s with its token behind the same address as a flood of anonymous callers (a NAT)
+    is counted against its token, so the flood cannot starve it."""
+    client = await start_app(make_settings(rate_limit_anon_per_minute=3, rate_limit_per_minute=60))
+    for _ in range(20):
+        flood = [(await client.get(FEED)).status for _ in range(4)]
+        assert flood[-1] == 429
+        polled = await client.get(STATUS, headers=bearer(ADMIN_TOKEN))
+        assert polled.status == 200
+        assert polled.headers["RateLimit-Policy"] == '"token";q=60;w=60'
+        clock.advance(6)
+
+
+async def test_an_invalid_token_on_a_public_route_counts_against_the_address(
+    start_app: StartApp, make_settings: MakeSettings
+) -> None:
+    client = await start_app(make_settings(rate_limit_anon_per_minute=2))
+    statuses = [(await client.get(STATUS, headers=bearer("not-a-token"))).status for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -1,8 +1,9 @@
 """The property the public surface rests on: whatever customer data refund requests carry, no public answer — the
 live board, the feed, their error answers — contains any of it, whatever the policy decided; nor does the
-operator's masked ledger."""
+operator's masked ledger, its masked single entries or its evidence records."""
 
 import asyncio
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,19 @@ async def _public_answers(batch: list[dict[str, Any]], data_dir: Path) -> tuple[
                 ("/ops/api/refunds/ledger", {}),  # without a token: refused, and the refusal must not leak
             )
         ]
+        # The admin token has refunds:pii too: it asks for the masked views.
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        masked = {"masked": "true"}
         ledger = await (
-            await client.get(
-                # The admin token has refunds:pii too: it asks for the masked view.
-                "/ops/api/refunds/ledger",
-                params={"limit": "200", "masked": "true"},
-                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-            )
+            await client.get("/ops/api/refunds/ledger", params={"limit": "200", **masked}, headers=admin)
         ).text()
+        for entry in json.loads(ledger)["items"]:
+            one = await client.get(f"/ops/api/refunds/ledger/{entry['entry_id']}", params=masked, headers=admin)
+            ledger += await one.text()
+            if entry["evidence_id"] is not None:
+                ledger += await (
+                    await client.get(f"/ops/api/refunds/evidence/{entry['evidence_id']}", headers=admin)
+                ).text()
     return answers, ledger
 
 

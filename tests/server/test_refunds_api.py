@@ -13,7 +13,13 @@ from server.clock import ManualClock
 AGENT_STATUS = "/ops/api/refunds/agent/status"
 LEDGER = "/ops/api/refunds/ledger"
 PROCESS = "/ops/api/refunds/process-once"
-PROTECTED = [("GET", AGENT_STATUS), ("GET", LEDGER), ("POST", PROCESS)]
+PROTECTED = [
+    ("GET", AGENT_STATUS),
+    ("GET", LEDGER),
+    ("GET", f"{LEDGER}/1"),
+    ("GET", "/ops/api/refunds/evidence/1"),
+    ("POST", PROCESS),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

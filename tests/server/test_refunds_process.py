@@ -247,3 +247,38 @@ async def test_a_worker_that_fails_at_the_refund_fails_closed(
     status = await (await client.get("/ops/api/refunds/agent/status", headers=bearer(ADMIN_TOKEN))).json()
     assert status["status"] == "degraded"
     assert status["error_counts"] == {"failed_closed": 1, "worker_errors": 1}
+
+
+async def test_a_server_error_is_a_500_that_refunds_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def busy(entry_id: int | None = None) -> None:
+        raise RuntimeError("database is locked: /srv/ops/ops.sqlite3")
+
+    entry = await add_request(client.app)
+    monkeypatch.setattr(live(client.app).refunds, "claim", busy)
+    response = await process(client)
+    assert response.status == 500
+    body = await response.json()
+    assert list(body) == ["detail"] and "sqlite3" not in body["detail"]
+    assert refunded(client.app) == {}
+    assert await live(client.app).refunds.status_of(entry) == "pending"
+
+
+async def test_an_entry_whose_evidence_could_not_be_written_is_never_taken_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = await add_request(client.app)
+    evidence = live(client.app).evidence
+
+    async def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(evidence, "record", full)
+    assert (await process(client)).status == 500
+    monkeypatch.undo()
+    # Left `processing`: no later call refunds it again; a restart closes it as failed closed (worker.recover).
+    assert await live(client.app).refunds.status_of(entry) == "processing"
+    again = await (await process(client)).json()
+    assert again["processed"] is False
+    assert sum(len(made) for made in refunded(client.app).values()) == 1

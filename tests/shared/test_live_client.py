@@ -9,7 +9,7 @@ from live_support import add_requests
 
 from server.keys import TOKENS
 from shared.client import OpsClient
-from shared.errors import Conflict, Forbidden, InvalidRequest, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
 from shared.live import LiveStatus
 
 MakeClient = Callable[..., OpsClient]
@@ -46,6 +46,26 @@ async def test_the_operator_tools_answer_typed_models(server: TestServer, admin:
     assert [i.entry_id for i in rest.items] == [entries[0]] and rest.next_cursor is None
     masked = await admin.live.ledger(status="refunded", masked=True)
     assert [i.customer.masked for i in masked.items] == [True]
+
+
+async def test_one_entry_and_its_evidence(server: TestServer, admin: OpsClient) -> None:
+    entries = await add_requests(server.app, 2)
+    result = await admin.live.process_once()
+    assert result.evidence is not None
+    masked = await admin.live.ledger_entry(entries[0], masked=True)
+    assert (masked.entry_id, masked.customer.masked, masked.evidence_id) == (
+        entries[0],
+        True,
+        result.evidence.evidence_id,
+    )
+    unmasked = await admin.live.ledger_entry(entries[0])  # the admin token has refunds:pii
+    assert unmasked.customer.email == "ada.lovelace@example.com"
+    evidence = await admin.live.evidence(result.evidence.evidence_id)
+    assert evidence == result.evidence
+    with pytest.raises(NotFound):
+        await admin.live.ledger_entry(999)
+    with pytest.raises(NotFound):
+        await admin.live.evidence(999)
 
 
 async def test_an_idempotency_key_makes_a_retry_safe(server: TestServer, admin: OpsClient) -> None:

@@ -58,6 +58,10 @@ class RemoteDecisionPoint:
         except ValidationError as exc:
             raise DecisionUnavailable("the decision point's answer is not a decision") from exc
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

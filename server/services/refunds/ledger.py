@@ -1,6 +1,7 @@
-"""The operator's ledger view: keyset pages of entries, newest first, with the customer's fields masked unless the
-caller may see them (the refunds:pii scope) and did not ask for them masked."""
+"""The operator's ledger view: keyset pages of entries, newest first, and single entries, with the customer's fields
+masked unless the caller may see them (the refunds:pii scope) and did not ask for them masked."""
 
+from server.errors import NotFound
 from server.storage.refunds import CustomerRecord, LedgerFilter, RefundRepository, StoredEntry
 from shared.live import CustomerData, LedgerEntry, LedgerPage, LedgerQuery
 
@@ -82,3 +83,11 @@ async def ledger_page(repository: RefundRepository, query: LedgerQuery, *, revea
         items=[_entry(row, reveal=reveal) for row in rows],
         next_cursor=str(rows[-1].entry_id) if more and rows else None,
     )
+
+
+async def ledger_entry(repository: RefundRepository, entry_id: int, *, reveal: bool) -> LedgerEntry:
+    """One entry, masked as a page is; NotFound when the ledger has no such entry."""
+    entry = await repository.get(entry_id, with_customer=True)
+    if entry is None:
+        raise NotFound(f"no ledger entry {entry_id}", code="entry_not_found")
+    return _entry(entry, reveal=reveal)

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from server.clock import Clock
 from server.errors import Conflict, NotFound, OpsError
+from server.services.refunds.evidence import evidence_model
 from server.services.refunds.worker import Processed, RefundWorker
-from server.storage.evidence import EvidenceRow
 from server.storage.refunds import (
     IdempotencyRepository,
     KeyBegun,
@@ -19,7 +19,7 @@ from server.storage.refunds import (
     KeyMismatch,
     RefundRepository,
 )
-from shared.live import Evidence, ProcessOnceRequest, ProcessOnceResult
+from shared.live import ProcessOnceRequest, ProcessOnceResult
 
 NOTHING_PENDING = "no pending refund requests: nothing was processed"
 
@@ -31,27 +31,6 @@ class IdempotencyKeyReused(OpsError):
 
 class IdempotencyKeyInFlight(Conflict):
     code = "idempotency_key_in_flight"
-
-
-def evidence_model(row: EvidenceRow, signed_head: int) -> Evidence:
-    return Evidence.model_validate(
-        {
-            "evidence_id": row.evidence_id,
-            "at": row.at,
-            "agent": row.agent,
-            "action": row.action,
-            "entry_id": row.entry_id,
-            "decision": row.decision,
-            "rule": row.rule,
-            "outcome": row.outcome,
-            "idempotency_key": row.idempotency_key,
-            "resource_refs": list(row.resource_refs),
-            "latency_ms": row.latency_us / 1000,
-            "proof_status": "signed" if row.evidence_id <= signed_head else "chained",
-            "redaction_status": row.redaction_status,
-            "hash": row.hash,
-        }
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The refund worker: takes one pending entry, asks the decision point with the entry's safe context right before
 the refund, refunds the deposit only on ALLOW, and records the entry's new status and its evidence in one
-transaction. A decision point that errors or times out, or a worker that fails mid-way, leaves the deposit
-unrefunded and the entry `failed_closed`."""
+transaction. The customer's lock is held from counting their recent refunds (per-customer velocity) to that
+record, so concurrent refunds for one customer are decided one after the other, each counting the one before.
+A decision point that errors or times out, or a worker that fails mid-way, leaves the deposit unrefunded and the
+entry `failed_closed`."""
 
 import logging
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from server.clock import Clock
 from server.services.policy.context import PolicyContext
 from server.services.policy.governor import Governed, governed
 from server.services.policy.point import DecisionPoint
+from server.services.refunds.customer_locks import CustomerLocks
 from server.services.refunds.deposits import DepositBook
 from server.storage.evidence import EvidenceDraft, EvidenceRepository, EvidenceRow
 from server.storage.refunds import RefundRepository, StoredEntry, finish
@@ -61,20 +64,22 @@ class RefundWorker:
         self._clock = clock
         self._config = config
         self.worker_errors = 0
+        self._customers = CustomerLocks()
 
     async def process_once(self, entry_id: int | None = None, idempotency_key: str | None = None) -> Processed | None:
         """Process the oldest pending entry (or `entry_id`); None when there is none to take."""
         entry = await self._repository.claim(entry_id)
         if entry is None:
             return None
-        try:
-            result = await self._govern(entry)
-            rule = result.rule
-        except Exception:  # whatever broke, the refund is not taken for done
-            log.exception("refund worker failed on entry %s; failing closed", entry.entry_id)
-            self.worker_errors += 1
-            result, rule = Governed(None, "failed_closed", None, 0), WORKER_ERROR_RULE
-        return await self._record(entry, result, rule, idempotency_key)
+        async with self._customers.hold(entry.customer_ref):
+            try:
+                result = await self._govern(entry)
+                rule = result.rule
+            except Exception:  # whatever broke, the refund is not taken for done
+                log.exception("refund worker failed on entry %s; failing closed", entry.entry_id)
+                self.worker_errors += 1
+                result, rule = Governed(None, "failed_closed", None, 0), WORKER_ERROR_RULE
+            return await self._record(entry, result, rule, idempotency_key)
 
     async def recover(self) -> int:
         """At start-up: entries a stopped worker left mid-way may or may not have been refunded; close them as
