@@ -8,7 +8,10 @@ from typing import Any
 from textual.binding import Binding
 from textual.screen import Screen
 
+from console.screens.ask import AskScreen
+from console.screens.assets import AssetsScreen
 from console.screens.audit import AuditScreen
+from console.screens.inspector import InspectorScreen
 from console.screens.investigations import InvestigationsScreen
 from console.screens.metrics import MetricsScreen
 from console.screens.ops_screen import OpsScreen
@@ -40,7 +43,10 @@ SCREENS: tuple[ScreenSpec, ...] = (
     ScreenSpec("4", "runbooks", "Runbooks", RunbooksScreen, Scope.RUNBOOKS_READ, "Dry-run, then run a runbook"),
     ScreenSpec("5", "investigations", "Investigations", InvestigationsScreen, Scope.OPS_AGENT_READ, "Agent traces"),
     ScreenSpec("6", "worklist", "Worklist", WorklistScreen, Scope.OPS_AGENT_READ, "Agent recommendations to decide"),
+    ScreenSpec("7", "ask", "Ask", AskScreen, Scope.OPS_READ, "Ask the CMDB, metrics and audit a question"),
+    ScreenSpec("8", "inspector", "Inspector", InspectorScreen, Scope.INSPECTOR_READ, "Traces, compare, regressions"),
     ScreenSpec("9", "refunds", "Refunds", RefundsScreen, None, "Governed agents: live board, feed, refund ledger"),
+    ScreenSpec(None, "assets", "Assets", AssetsScreen, Scope.OPS_READ, "Versions of the assets that drive Ask"),
 )
 
 

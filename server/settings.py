@@ -1,12 +1,14 @@
 """Server settings: `OPS_*` environment variables, then an optional TOML file, then defaults."""
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -88,6 +90,9 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=128)
     llm_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     llm_retries: int = Field(default=2, ge=0, le=5)
+    # Investigations one server process runs at once; a run or resume beyond it is refused (503 with Retry-After)
+    # so a burst cannot exhaust the server's connections, memory or the reasoner's quota.
+    agent_max_concurrent: int = Field(default=16, ge=1, le=1000)
 
     # Live + refunds (contract 5): the tenant the public board names; the policy decision point (unset: the
     # in-process engine; set: a remote one with the same interface, POST <url>/v1/decide) and how long a decision
@@ -103,6 +108,29 @@ class Settings(BaseSettings):
     # holds at first start (besides the plant's components).
     orchestration_assets_dir: Path = REPO_ASSETS / "orchestration"
     orchestration_cmdb_size: int = Field(default=320, ge=0, le=1_000_000)
+
+    # Webhooks: the networks subscribers may be in besides public ones (a comma-separated CIDR list, e.g.
+    # "10.20.0.0/16,127.0.0.0/8"; loopback, link-local, metadata, private and reserved addresses are refused
+    # otherwise); one attempt's timeout and how much of the answer is read; how many attempts a delivery gets and the
+    # backoff between them (doubling from the base up to the max, with jitter; a Retry-After of a 429/5xx wins);
+    # how long a rotated secret still signs beside the new one.
+    webhook_allowed_networks: Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode] = Field(
+        default_factory=list
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+    webhook_secret_overlap_seconds: float = Field(default=24 * 3600.0, ge=0, le=30 * 24 * 3600)
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _cidr_list(cls, value: object) -> object:
+        # From the environment or a TOML string: "a/8, b/16"; a list passes through.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def database_path(self) -> Path:

@@ -30,6 +30,7 @@ from server.http.parsing import parse_body, parse_path, parse_query
 from server.http.routes import FamilyRoutes
 from server.http.runbooks import RUNBOOK_RUNS
 from server.keys import AUDIT, CLOCK, DB, PLANT, SETTINGS
+from server.services.orchestration.events import EVENTS, NO_EVENTS
 from server.services.orchestration.service import Orchestration, Sources, start_orchestration
 from server.services.reasoning import reasoner_for
 from shared.orchestration import (
@@ -89,6 +90,7 @@ async def _orchestration(app: web.Application) -> AsyncIterator[None]:
             cmdb_size=settings.orchestration_cmdb_size,
             seed=settings.plant_seed,
             reasoner=reasoner,
+            events=app.get(EVENTS, NO_EVENTS),  # the webhooks family's sink, when it runs
         )
         yield
     finally:

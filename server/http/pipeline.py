@@ -1,7 +1,7 @@
 """The request pipeline: the server's one aiohttp middleware. It runs the cross-cutting concerns in the order
 DESIGN.md gives them, each from its own module:
 
-    request id -> errors -> rate limit -> audit -> auth -> handler -> response headers
+    request id -> errors -> rate limit -> audit -> auth -> handler -> response headers -> request metrics
 
 Why one middleware and not five: aiohttp runs every middleware as one more coroutine layer around the handler.
 On the hottest read (`GET /ops/status`) those layers, the response-prepare signal and awaiting stages that have
@@ -11,21 +11,24 @@ request's audit entry, which is committed before the answer goes out.
 
 The order is what it is for reasons: the request id exists before anything can fail; errors wrap everything
 after it; a rate-limited request is refused before the audit (a flood cannot grow the log); refusals by auth are
-audited; every answer, errors included, gets the common headers.
+audited; every answer, errors included, gets the common headers, and is counted and timed by its route.
 
 What each route lets in, and whether its reads are audited or only counted, is its declaration
 (server/http/routes.py, server/http/access.py); errors are answered in its family's envelope
 (server/http/envelopes.py)."""
 
+from time import perf_counter
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from server.http.access import Bearer, authorize
+from server.http.access import Bearer, MetricsToken, authorize
 from server.http.audit import record_failure, record_response
 from server.http.auth import identify_cached
 from server.http.errors import response_for_error
 from server.http.rate_limit import enforce_rate_limit, identify_within_failure_budget
 from server.http.request_id import begin_request
+from server.http.request_metrics import observe_request
 from server.http.response_headers import add_response_headers
 from server.http.routes import spec_of
 from server.services.tokens import NotCached, Principal
@@ -37,12 +40,20 @@ def request_pipeline(app: web.Application) -> Middleware:
 
     @web.middleware
     async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = perf_counter()
         context = begin_request(request)
         try:
             route = context.route = spec_of(handler)
             access = route.access if route is not None else None
             principal: Principal | None = None
-            if access is None or isinstance(access, Bearer):  # no route: its 404 is still audited as the caller's
+            # No route: its 404 is still audited as the caller's. A token on a public route counts against the
+            # token's budget, not the address's that anonymous callers (and other tokens behind one NAT) share.
+            # A scrape's Authorization carries the metrics token, no API token: never looked up, never a failure.
+            if (
+                access is None
+                or isinstance(access, Bearer)
+                or ("Authorization" in request.headers and not isinstance(access, MetricsToken))
+            ):
                 cached = identify_cached(app, request, context)
                 if isinstance(cached, NotCached):  # a database lookup: only while the address has failures left
                     principal = await identify_within_failure_budget(app, request, context)
@@ -65,11 +76,13 @@ def request_pipeline(app: web.Application) -> Middleware:
                 response = response_for_error(request, exc)
             else:  # a redirect: aiohttp sends the exception itself
                 add_response_headers(request, context, exc)
+                observe_request(app, request, context, exc.status, started)
                 raise
         except Exception as exc:
             response = response_for_error(request, exc)
         if not response.prepared:  # a streamed response got its headers from prepare_stream
             add_response_headers(request, context, response)
+        observe_request(app, request, context, response.status, started)
         return response
 
     return pipeline

@@ -1,25 +1,42 @@
 """OrchestrationClient: the orchestration family (contract 4-orchestration-api.md), `client.orchestration.*` — the
-ask pipeline, the asset registry and the control loop's statistics. Successes come wrapped as
-`{"code": 0, "message": "success", "data": ...}`; errors as `{"code", "message", "error", "details"}`, validation
-failures 422, raised as the typed errors of shared/errors.py."""
+ask pipeline, the asset registry, the control loop's statistics, the trace inspector and regression analysis.
+Successes come wrapped as `{"code": 0, "message": "success", "data": ...}`; errors as `{"code", "message", "error",
+"details"}`, validation failures 422, raised as the typed errors of shared/errors.py."""
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from shared.clients.envelopes import ORCHESTRATION
 from shared.clients.transport import Transport
+from shared.clients.webhooks import WebhooksClient
+from shared.inspector import (
+    AnalysisType,
+    RegressionAnalysis,
+    StageComparison,
+    TraceDetail,
+    TraceList,
+    UiRenderReceipt,
+)
 from shared.orchestration import (
     AskResponse,
     Asset,
     AssetList,
     AssetStatus,
     AssetType,
+    Block,
     ControlLoopStats,
+    Route,
+    StageName,
+    TraceStatus,
 )
 
 
 class OrchestrationClient:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self.webhooks = WebhooksClient(transport)
 
     async def ask(
         self, question: str, *, test_mode: bool = False, asset_overrides: dict[AssetType, str] | None = None
@@ -93,3 +110,85 @@ class OrchestrationClient:
         return await self._transport.request(
             ORCHESTRATION, "POST", f"/assets/{asset_type}/{asset_id}/{version}/publish", Asset
         )
+
+    # --- the inspector and regression analysis ---
+
+    async def list_traces(
+        self,
+        *,
+        q: str | None = None,
+        feature: str | None = None,
+        status: TraceStatus | None = None,
+        route: Route | None = None,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> TraceList:
+        """A page of trace summaries, newest first, matching every filter given; `total` counts all that match.
+        `from_` (sent as `from`) is included, `to` is not."""
+        params: dict[str, str | int] = {"limit": limit, "offset": offset}
+        for name, value in (("q", q), ("feature", feature), ("status", status), ("route", route)):
+            if value is not None:
+                params[name] = value
+        for name, moment in (("from", from_), ("to", to)):
+            if moment is not None:
+                params[name] = moment.isoformat()
+        return await self._transport.request(ORCHESTRATION, "GET", "/inspector/traces", TraceList, params=params)
+
+    async def get_trace(self, trace_id: str) -> TraceDetail:
+        """The trace, its audit entries and the latest render a client stored; NotFound for an unknown id."""
+        return await self._transport.request(
+            ORCHESTRATION, "GET", f"/inspector/traces/{_segment(trace_id)}", TraceDetail
+        )
+
+    async def ui_render(
+        self, trace_id: str, blocks: Sequence[Block], meta: Mapping[str, Any] | None = None
+    ) -> UiRenderReceipt:
+        """Store what this client rendered of the trace's answer (needs `inspector:write`)."""
+        body = {"blocks": [block.model_dump(mode="json") for block in blocks], "meta": dict(meta or {})}
+        return await self._transport.request(
+            ORCHESTRATION, "POST", f"/inspector/traces/{_segment(trace_id)}/ui-render", UiRenderReceipt, json=body
+        )
+
+    async def analyze_regression(
+        self,
+        baseline_trace_id: str,
+        comparison_trace_id: str,
+        *,
+        type: AnalysisType = "stage",
+        stages: Sequence[StageName] | None = None,
+    ) -> RegressionAnalysis:
+        """Compare two traces stage by stage (`full`: their answers too) and store the analysis (needs
+        `inspector:write`); NotFound when either trace is unknown."""
+        body: dict[str, Any] = {
+            "type": type,
+            "baseline_trace_id": baseline_trace_id,
+            "comparison_trace_id": comparison_trace_id,
+        }
+        if stages is not None:
+            body["parameters"] = {"stages": list(stages)}
+        return await self._transport.request(
+            ORCHESTRATION, "POST", "/inspector/regression/analyze", RegressionAnalysis, json=body
+        )
+
+    async def get_regression(self, analysis_id: str) -> RegressionAnalysis:
+        return await self._transport.request(
+            ORCHESTRATION, "GET", f"/inspector/regression/{_segment(analysis_id)}", RegressionAnalysis
+        )
+
+    async def stage_compare(
+        self, baseline_trace_id: str, comparison_trace_id: str, *, stages: Sequence[StageName] | None = None
+    ) -> StageComparison:
+        """The per-stage differences and scores of two traces, not stored."""
+        body: dict[str, Any] = {"baseline_trace_id": baseline_trace_id, "comparison_trace_id": comparison_trace_id}
+        if stages is not None:
+            body["stages"] = list(stages)
+        return await self._transport.request(
+            ORCHESTRATION, "POST", "/inspector/regression/stage-compare", StageComparison, json=body
+        )
+
+
+def _segment(value: str) -> str:
+    """`value` as one path segment: a slash or a `?` in an id cannot reach another route."""
+    return quote(value, safe="")

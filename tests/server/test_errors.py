@@ -244,11 +244,11 @@ def test_a_route_that_declares_no_access_stops_the_app_from_starting():
         ),
         ("/webhooksX", {"error": "not_found", "detail": "no route /webhooksX"}),  # not under /webhooks
         (
-            "/webhooks/nothing",
+            "/webhooks/nothing/here",  # no route: /webhooks/{webhook_id} exists, nothing below it by that name
             {
                 "code": 404,
                 "message": "Not Found",
-                "error": "no route /webhooks/nothing",
+                "error": "no route /webhooks/nothing/here",
                 "details": {"code": "not_found"},
             },
         ),

@@ -292,13 +292,14 @@ class TestPrefixes:
     async def test_a_route_under_its_own_familys_prefix_starts(self, start_with_routes):
         webhooks = FamilyRoutes(Family.ORCHESTRATION)
 
-        @webhooks.delete("/webhooks/{webhook_id}", access=AUTHENTICATED)
+        # A path the webhooks family does not serve: its own DELETE /webhooks/{webhook_id} would answer first.
+        @webhooks.delete("/webhooks/{webhook_id}/probe", access=AUTHENTICATED)
         async def delete(request: web.Request) -> web.Response:
             return respond(request, {"webhook_id": request.match_info["webhook_id"]})
 
         client = await start_with_routes(webhooks)
 
-        response = await client.delete("/webhooks/w1", headers=AUTH)
+        response = await client.delete("/webhooks/w1/probe", headers=AUTH)
         assert await response.json() == {"code": 0, "message": "success", "data": {"webhook_id": "w1"}}
 
 

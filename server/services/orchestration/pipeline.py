@@ -14,6 +14,7 @@ from server.clock import Clock
 from server.services.orchestration.assets import AppliedAssets, AssetService
 from server.services.orchestration.compose import StepOutcome, counts_text, step_block, summary_block
 from server.services.orchestration.control_loop import ControlLoop, Decision
+from server.services.orchestration.events import NO_EVENTS, EventSink, emit_ask
 from server.services.orchestration.replan import StepPatch, patch_step, patch_violation, violations
 from server.services.orchestration.router import KeywordRouter, Routed, RoutedOutput
 from server.services.orchestration.tools import ToolError, ToolResult, Tools
@@ -108,6 +109,7 @@ class AskPipeline:
         control: ControlLoop,
         traces: TraceRepository,
         clock: Clock,
+        events: EventSink = NO_EVENTS,
     ) -> None:
         self._assets = assets
         self._router = router
@@ -115,6 +117,7 @@ class AskPipeline:
         self._control = control
         self._traces = traces
         self._clock = clock
+        self._events = events  # trace.completed and replan.decided, queued for webhooks
 
     async def ask(self, request: AskRequest) -> AskResponse:
         started, created_at = time.perf_counter(), self._clock.now()
@@ -155,6 +158,7 @@ class AskPipeline:
             replan_events=run.events,
         )
         await self._traces.save(trace, run.decisions)
+        await emit_ask(self._events, trace)
         meta = AskMeta(
             route=route,
             duration_ms=duration,

@@ -13,6 +13,7 @@ from server.services.orchestration.assets import AssetService
 from server.services.orchestration.cmdb import CmdbService
 from server.services.orchestration.cmdb_seed import generate
 from server.services.orchestration.control_loop import ControlLoop
+from server.services.orchestration.events import NO_EVENTS, EventSink
 from server.services.orchestration.pipeline import AskPipeline
 from server.services.orchestration.router import KeywordRouter
 from server.services.orchestration.tools import Tools
@@ -58,6 +59,7 @@ async def start_orchestration(
     cmdb_size: int,
     seed: int,
     reasoner: Reasoner | None = None,
+    events: EventSink = NO_EVENTS,
 ) -> Orchestration:
     cmdb_repository = CmdbRepository(db)
     if await cmdb_repository.count() == 0:  # generated only for an empty CMDB: restarts skip the work
@@ -69,5 +71,5 @@ async def start_orchestration(
     control = ControlLoop(traces, clock)
     await control.restore()
     tools = Tools(cmdb, sources.audit, sources.metrics, sources.runbooks)
-    pipeline = AskPipeline(assets, KeywordRouter(cmdb, reasoner), tools, control, traces, clock)
+    pipeline = AskPipeline(assets, KeywordRouter(cmdb, reasoner), tools, control, traces, clock, events)
     return Orchestration(assets, cmdb, control, pipeline, traces)
