@@ -101,11 +101,13 @@ async def _seed_worklist(path: Path, rows: int) -> None:
         values = []
         for n in range(start, min(rows, start + batch)):
             severity = SEVERITIES[n % 7 % 4]
-            values.append((f"rec-{n:08d}", f"inv-{n // 3:08d}", f"txn-{n // 3:08d}", severity, SEVERITY_RANK[severity]))
+            # Three recommendations per transaction, each a different action (one open per transaction and action).
+            txn, action = f"txn-{n // 3:08d}", f"review-{n % 3}"
+            values.append((f"rec-{n:08d}", f"inv-{n // 3:08d}", txn, severity, SEVERITY_RANK[severity], action))
         async with db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO agent_recommendations (recommendation_id, investigation_id, transaction_id, severity, "
-                "severity_rank, action, rationale, created_at) VALUES (?, ?, ?, ?, ?, 'review', 'bench', "
+                "severity_rank, action, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, 'bench', "
                 "'2026-01-01T09:00:00+00:00')",
                 values,
             )

@@ -128,8 +128,9 @@ class Agent:
             rid = f"rec-{base + n:06d}"
             await self.app[DB].execute(
                 "INSERT INTO agent_recommendations (recommendation_id, investigation_id, transaction_id, severity, "
-                "severity_rank, action, rationale, created_at) VALUES (?, ?, 'txn-x', ?, ?, 'review', 'why', ?)",
-                (rid, investigation_id, severity, rank[severity], self.now.isoformat()),
+                "severity_rank, action, rationale, created_at) VALUES (?, ?, ?, ?, ?, 'review', 'why', ?)",
+                # One transaction per row: one transaction may hold only one open 'review' (migration 0021).
+                (rid, investigation_id, f"txn-{rid}", severity, rank[severity], self.now.isoformat()),
             )
             ids.append(rid)
         return ids

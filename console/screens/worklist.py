@@ -132,6 +132,8 @@ class WorklistScreen(OpsScreen):
     items: reactive[list[Recommendation]] = reactive(list, always_update=True)
     severity: reactive[Severity | None] = reactive(None, init=False)
     problem: reactive[str] = reactive("", init=False)
+    next_cursor: reactive[str | None] = reactive(None, init=False, repaint=False, bindings=True)
+    """Where the next page starts (the server's opaque cursor); None once all are loaded, which hides `o More`."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,14 +141,17 @@ class WorklistScreen(OpsScreen):
         self._table: NavTable[str | Text] = NavTable(id="worklist")
         self._detail = Static(id="worklist-detail", markup=False)
         self._columns = columns_for(80)
-        self.next_cursor: str | None = None
-        """Where the next page starts (the server's opaque cursor); None once all are loaded."""
         self._loaded_severity: Severity | None = None
 
     def compose_body(self) -> Iterable[Widget]:
         yield self._counts
         yield self._table
         yield self._detail
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "more" and self.next_cursor is None:
+            return False  # everything is loaded: the footer offers no `o More`
+        return super().check_action(action, parameters)
 
     def on_mount(self) -> None:
         self._columns = columns_for(self.size.width or 80)

@@ -1,6 +1,6 @@
-"""RunPicker: which deposit to investigate, and how deeply. The recent suspicious deposits are listed (enter picks
-one); or type a transaction id and press enter. `ctrl+t` switches between a quick and a deep investigation. Only the
-choice comes back: running it goes through the confirm dialog."""
+"""RunPicker: which deposit to investigate, and how deeply. The recent suspicious deposits are listed, newest first
+by their time (enter picks one); or type a transaction id and press enter. `ctrl+t` switches between a quick and a
+deep investigation. Only the choice comes back: running it goes through the confirm dialog."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -61,7 +61,9 @@ class RunPicker(ModalScreen[RunChoice | None]):
     def __init__(self, suspicious: list[Transaction], problem: str = "") -> None:
         """`problem`: why the suspicious deposits could not be listed (the id can still be typed)."""
         super().__init__()
-        self.suspicious = suspicious
+        # The server pages them as stored; a deposit reported late is stored after newer ones. Newest first by
+        # when it happened (stable: storage order among equal times).
+        self.suspicious = sorted(suspicious, key=lambda t: t.occurred_at, reverse=True)
         self.problem = problem
         self._input = Input(placeholder="transaction id, enter runs", id="run-transaction")
         self._table: NavTable[str] = NavTable(id="run-suspicious")

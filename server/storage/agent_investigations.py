@@ -166,7 +166,9 @@ class InvestigationRepository:
             )
             await conn.executemany(
                 "INSERT INTO agent_recommendations (recommendation_id, investigation_id, transaction_id, severity, "
-                "severity_rank, action, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "severity_rank, action, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                # The same advice for the deposit still open (migration 0021's index) is not added again.
+                "ON CONFLICT (transaction_id, action) WHERE status = 'PENDING' DO NOTHING",
                 [
                     (
                         r.recommendation_id,

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,32 @@ class TestInvestigationsList:
             await pilot.press("y")
             await wait_until(pilot, lambda: rows(console) and rows(console)[0][0] == "completed", what="completed")
             assert rows(console)[0][1:3] == [target, "deep"]
+
+    async def test_the_picker_lists_suspicious_deposits_newest_first_by_their_time(
+        self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer
+    ) -> None:
+        # Stored last, so first in storage order, but it happened two days ago: an operator's late report.
+        client, _ = plant_server.client()
+        async with client:
+            late = await client.agent.add_transaction(
+                amount="120.00", currency="EUR", merchant="venue-web", channel="card_web", customer_id="cust-late",
+                device_id="dev-late", ip_country="BR", card_country="DE",
+                occurred_at=plant_server.clock.now() - timedelta(days=2),
+            )  # fmt: skip
+            assert late.suspicious
+        console = make_console()
+        async with console.app.run_test(size=(120, 40)) as pilot:
+            await open_screen(pilot, console)
+            await pilot.press("n")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, RunPicker), what="the run picker")
+            picker = console.app.screen
+            assert isinstance(picker, RunPicker)
+            table = picker.query_one("#run-suspicious", NavTable)
+            listed = [str(key.value) for key in table.rows]
+            times = {t.transaction_id: t.occurred_at for t in picker.suspicious}
+            assert late.transaction_id in listed and len(listed) > 1
+            assert [times[t] for t in listed] == sorted(times.values(), reverse=True)
+            assert listed[-1] == late.transaction_id
 
     async def test_a_double_tap_in_the_picker_or_the_dialog_answers_once(
         self, make_console: Callable[..., ConsoleUnderTest]

@@ -12,10 +12,12 @@ import pytest
 from console_harness import ConsoleUnderTest, PlantServer, palette_titles, status_line_text, wait_until
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Static
+from textual.widgets._footer import FooterKey
 
 from console.screens.worklist import WorklistScreen
 from console.widgets.confirm_dialog import ConfirmDialog
 from console.widgets.nav_table import NavTable
+from console.widgets.ops_footer import OpsFooter
 from console.widgets.reason_prompt import ReasonPrompt
 from shared.agent import SEVERITY_RANK, Recommendation
 
@@ -63,6 +65,11 @@ def worklist_queries(console: ConsoleUnderTest) -> list[dict[str, list[str]]]:
 def shown_bindings(console: ConsoleUnderTest) -> list[Any]:
     """The keys the current screen's footer offers."""
     return [a for a in console.app.screen.active_bindings.values() if a.binding.show]
+
+
+def footer_actions(console: ConsoleUnderTest) -> list[str]:
+    """The actions of the keys the footer shows now (what is drawn, not what the bindings say)."""
+    return [key.action for key in console.app.screen.query_one(OpsFooter).query(FooterKey)]
 
 
 def acknowledgements(console: ConsoleUnderTest) -> list[dict[str, Any]]:
@@ -148,6 +155,28 @@ class TestWorklist:
             assert "all loaded" in str(screen_of(console).query_one("#worklist-counts", Static).content)
             ids = [str(key.value) for key in screen_of(console).query_one("#worklist", NavTable).rows]
             assert sorted(ids) == sorted(r.recommendation_id for r in await all_recommendations(plant_server))
+
+    async def test_the_footer_offers_more_only_while_the_server_has_more(
+        self,
+        make_console: Callable[..., ConsoleUnderTest],
+        plant_server: PlantServer,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        await investigate(plant_server, 2)
+        total = len(await all_recommendations(plant_server))
+        assert total >= 3
+        monkeypatch.setattr(WorklistScreen, "PAGE_SIZE", total - 1)
+        console = make_console()
+        async with console.app.run_test(size=(120, 40)) as pilot:
+            await open_worklist(pilot, console)
+            await wait_until(pilot, lambda: "more" in footer_actions(console), what="o More in the footer")
+            await pilot.press("o")
+            await wait_until(pilot, lambda: len(rows(console)) == total, what="the last page")
+            await wait_until(pilot, lambda: "more" not in footer_actions(console), what="o More gone")
+            assert "refresh" in footer_actions(console)
+            # Reading the first page again brings the cursor, and the key, back.
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "more" in footer_actions(console), what="o More again")
 
     async def test_acknowledge_with_a_comment_through_the_dialog(
         self, make_console: Callable[..., ConsoleUnderTest], plant_server: PlantServer

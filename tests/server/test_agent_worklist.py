@@ -5,6 +5,8 @@ who and when, and exactly one of concurrent decisions wins. Also the family's sc
 import asyncio
 import base64
 import json
+import sqlite3
+from importlib import resources
 from typing import Any
 
 import pytest
@@ -109,6 +111,57 @@ async def test_acknowledge_records_who_and_when_once(agent: Agent) -> None:
     page = await agent.ok("GET", WORKLIST)
     assert {r["recommendation_id"]: r["status"] for r in page["items"]} == {rec: "ACKNOWLEDGED", other: "REJECTED"}
     await agent.app[AUDIT].flush()
+
+
+async def test_investigating_a_deposit_again_adds_no_open_recommendation_twice(agent: Agent) -> None:
+    deposits = await agent.shared_device("dev-again", customers=5)
+    target = deposits[-1]["transaction_id"]
+
+    first = await agent.investigate(target, mode="deep")
+    await agent.investigate(target, mode="deep")
+    open_ = (await agent.ok("GET", WORKLIST, params={"limit": 200}))["items"]
+
+    actions = [r["action"] for r in open_ if r["transaction_id"] == target]
+    assert "block_device_pending_review" in actions and len(actions) == len(set(actions))
+    assert {r["recommendation_id"] for r in open_} == {r["recommendation_id"] for r in first["recommendations"]}
+
+    # A decided recommendation no longer blocks: the next investigation puts the advice back on the worklist.
+    block = next(r for r in open_ if r["action"] == "block_device_pending_review")
+    await agent.ok(
+        "POST",
+        f"{WORKLIST}/{block['recommendation_id']}/acknowledge",
+        json={"action": "ACKNOWLEDGED", "comment": "held"},
+    )
+    third = await agent.investigate(target, mode="deep")
+    items = (await agent.ok("GET", WORKLIST, params={"limit": 200}))["items"]
+
+    blocks = sorted((r["status"], r["investigation_id"]) for r in items if r["action"] == "block_device_pending_review")
+    assert blocks == [("ACKNOWLEDGED", first["investigation_id"]), ("PENDING", third["investigation_id"])]
+    await agent.app[AUDIT].flush()
+
+
+def test_the_unique_open_index_migration_keeps_the_oldest_of_open_duplicates() -> None:
+    migrations = resources.files("server.storage.migrations")
+    db = sqlite3.connect(":memory:")
+    db.executescript(migrations.joinpath("0020_agent.sql").read_text(encoding="utf-8"))
+    rows = [("r1", "PENDING"), ("r2", "ACKNOWLEDGED"), ("r3", "PENDING"), ("r4", "PENDING")]
+    db.executemany(
+        "INSERT INTO agent_recommendations (recommendation_id, investigation_id, transaction_id, severity, "
+        "severity_rank, action, rationale, created_at, status) VALUES (?, 'inv', 'txn', 'high', 3, 'review', 'why', "
+        "'2026-01-01T09:00:00+00:00', ?)",
+        rows,
+    )
+
+    db.executescript(migrations.joinpath("0021_agent_open_recommendation_unique.sql").read_text(encoding="utf-8"))
+
+    kept = db.execute("SELECT recommendation_id, status FROM agent_recommendations ORDER BY seq").fetchall()
+    assert kept == [("r1", "PENDING"), ("r2", "ACKNOWLEDGED")]
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO agent_recommendations (recommendation_id, investigation_id, transaction_id, severity, "
+            "severity_rank, action, rationale, created_at) VALUES ('r5', 'inv', 'txn', 'high', 3, 'review', 'why', "
+            "'2026-01-01T09:00:00+00:00')"
+        )
 
 
 async def test_exactly_one_of_concurrent_decisions_wins(agent: Agent) -> None:
