@@ -1,6 +1,13 @@
 """One place that turns a client error into the sentence an operator reads. Messages say what happened in words:
-no exception class names, no internal codes (the server's own `detail` is already written for people)."""
+no exception class names, no internal codes (the server's own `detail` is already written for people). `read` is the
+one way a screen's reader reports a failed request."""
 
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar, cast
+
+from textual.widget import Widget
+
+from console.messages import ConnectionAlive
 from shared.errors import (
     Conflict,
     Forbidden,
@@ -15,6 +22,14 @@ from shared.errors import (
     Unauthorized,
 )
 from shared.scopes import Scope
+
+if TYPE_CHECKING:
+    from console.app import OpsConsole
+
+T = TypeVar("T")
+
+CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
+"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 
 CODE_SENTENCES: dict[str, str] = {
     "confirm_token_expired": "The confirmation expired before it was sent; ask for a new one.",
@@ -66,6 +81,22 @@ def describe(exc: OpsClientError) -> str:
             fields = "; ".join(str(error) for error in exc.errors)
             return _join("The server rejected the request.", fields or detail)
     return detail or "The request failed."
+
+
+async def read(reader: Widget, call: Awaitable[T], *, title: str, on_problem: Callable[[str], None]) -> T | None:
+    """The answer to `call`, or None once its failure is reported: a connection failure by the app (under `title`),
+    any other failure by `on_problem`, in words, for the reader to show in place. An answer tells the app's
+    connection monitor the server is alive; clearing the reader's shown problem is left to the caller."""
+    try:
+        answer = await call
+    except CONNECTION_ERRORS as exc:
+        cast("OpsConsole", reader.app).show_problem(exc, title=title)
+        return None
+    except OpsClientError as exc:
+        on_problem(describe(exc))
+        return None
+    reader.post_message(ConnectionAlive())
+    return answer
 
 
 def missing_scope(scope: Scope, what: str = "commands") -> str:

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import CONNECTION_ERRORS, describe
 from console.screens.ask_words import (
     Asked,
     answer_heading,
@@ -27,11 +27,9 @@ from console.screens.ops_screen import OpsScreen
 from console.widgets.answer_blocks import AnswerBlocks
 from console.widgets.answer_trace import AnswerTrace
 from console.widgets.nav_table import NavTable
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import OpsClientError
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 TABS = {"answer": "tab-answer", "stages": "tab-stages", "history": "tab-history"}
 TAB_ACTIONS = frozenset({"tab"})
 """Keys that are letters: offered only while the question box does not have the keyboard (it would take them)."""
@@ -75,6 +73,8 @@ class AskScreen(OpsScreen):
         """The answer on display (the newest, or one chosen from the history)."""
         self.render_notes: dict[int, str] = {}
         """By question number: whether the inspector has what was rendered of that answer."""
+        self._left = False
+        """Whether the operator switched to another screen (rather than a dialog covering this one)."""
 
     def compose_body(self) -> Iterable[Widget]:
         yield self._question
@@ -95,6 +95,16 @@ class AskScreen(OpsScreen):
         self._problem.display = False
         self._refusal.display = False
         self._question.focus()
+
+    def on_screen_suspend(self) -> None:
+        # Handled after the switch: a dialog leaves this screen on the stack, another screen takes the whole stack.
+        self._left = self not in self.app.screen_stack
+
+    def on_screen_resume(self) -> None:
+        # Back from another screen: ready to type, as on first entry. A closed dialog leaves focus where it was.
+        if self._left:
+            self._left = False
+            self._question.focus()
 
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()  # the letter keys come and go with the question box's focus

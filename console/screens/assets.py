@@ -15,18 +15,15 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from console.connection import ConnectionState
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import CONNECTION_ERRORS, describe, read
 from console.screens.assets_flows import copy_as_draft, publish_draft
 from console.screens.assets_words import content_view, label, ordered, row_cells
 from console.screens.ops_screen import OpsScreen
 from console.widgets.nav_table import NavTable
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import OpsClientError
 from shared.orchestration import ASSET_TYPES, Asset, AssetSummary, AssetType
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 COLUMNS = ("type", "asset", "version", "status", "author", "created")
 TYPE_FILTERS: tuple[AssetType | None, ...] = (None, *ASSET_TYPES)
 
@@ -96,17 +93,15 @@ class AssetsScreen(OpsScreen):
     @work(exclusive=True, group="assets")
     async def load(self) -> None:
         client = self.ops.client.orchestration
-        try:
-            lists = await asyncio.gather(*(client.assets(asset_type) for asset_type in ASSET_TYPES))
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Assets")
+        every_type = asyncio.gather(*(client.assets(asset_type) for asset_type in ASSET_TYPES))
+        lists = await read(self, every_type, title="Assets", on_problem=self._set_problem)
+        if lists is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         self.assets = ordered([asset for listed in lists for asset in listed.assets])
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
 
     def watch_assets(self) -> None:
         self._fill_table()

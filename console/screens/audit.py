@@ -16,17 +16,13 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input
 
 from console.connection import ConnectionState
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.audit_words import is_poll, matches, outcome, step, verb
 from console.screens.ops_screen import OpsScreen
 from console.widgets.audit_detail import AuditDetail
 from console.widgets.nav_table import NavTable
 from shared.control import AuditEntry, AuditResponse
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 FILL_ROWS = 20
 """After a load, older pages are fetched until this many rows show (or history ends), so hiding polls never leaves
 an empty table over a full log."""
@@ -203,19 +199,16 @@ class AuditScreen(OpsScreen):
 
     async def _read(self, *, cursor: str | None = None) -> AuditResponse | None:
         """One page as the view asks for it; None when it failed (said in place, or by the connection monitor)."""
-        try:
-            response = await self.ops.client.control.audit(
-                self.PAGE_SIZE, q=self._server_query or None, changes_only=self.changes_only, cursor=cursor
-            )
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Audit")
-            return None
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return None
-        self.post_message(ConnectionAlive())
-        self.problem = ""
+        page = self.ops.client.control.audit(
+            self.PAGE_SIZE, q=self._server_query or None, changes_only=self.changes_only, cursor=cursor
+        )
+        response = await read(self, page, title="Audit", on_problem=self._set_problem)
+        if response is not None:
+            self.problem = ""
         return response
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
 
     @work(exclusive=True, group="audit")
     async def load_page(self) -> None:

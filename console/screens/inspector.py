@@ -23,14 +23,11 @@ from console.screens.inspector_words import (
     short_trace,
 )
 from console.screens.ops_screen import OpsScreen
-from shared.errors import RateLimited, ServerUnavailable, Unauthorized
 from shared.inspector import AnalysisType, RegressionAnalysis, StageComparison, TraceDetail, TraceSummary
 from shared.orchestration import Trace
 from shared.scopes import Scope
 from shared.webhooks import Webhook
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 Tab = Literal["traces", "detail", "compare", "webhooks"]
 PANES: dict[Tab, str] = {tab: f"{tab}-tab" for tab in ("traces", "detail", "compare", "webhooks")}
 TABS: dict[str, Tab] = {pane: tab for tab, pane in PANES.items()}

@@ -10,17 +10,13 @@ from textual.widgets import Static
 
 from console.commanding import Prepared, run_flow
 from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.inspector_compare import analysis_renderable, analysis_view, comparison_renderable
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.inspector import AnalysisType, RegressionAnalysis, StageComparison, TraceSummary
 from shared.scopes import Scope
 
 if TYPE_CHECKING:
     from console.app import OpsConsole
-
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 
 
 class ComparePane(Vertical):
@@ -78,21 +74,20 @@ class ComparePane(Vertical):
         if pair is None:
             return
         self.show(loading=True)
-        try:
-            compared = await self.ops.client.orchestration.stage_compare(*pair)
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Compare")
+        compared = await read(
+            self, self.ops.client.orchestration.stage_compare(*pair), title="Compare", on_problem=self._set_problem
+        )
+        if compared is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            self.show()
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         if pair == self.pair:
             self.comparison = compared
         self.show()
         self.screen.refresh_bindings()
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
+        self.show()
 
     def show(self, *, loading: bool = False) -> None:
         comparison, analysis = self.comparison, self.analysis

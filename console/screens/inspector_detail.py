@@ -14,20 +14,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.inspector_words import STATUS_STYLES
 from console.widgets.answer_trace import STATUS_MARKS, format_ms, replan_text
 from console.widgets.answer_trace import STATUS_STYLES as STAGE_STYLES
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.inspector import TraceAuditLog, TraceDetail, UiRender
 from shared.orchestration import STAGES, StageInput, StageOutput, Trace
 
 if TYPE_CHECKING:
     from console.app import OpsConsole
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 NOT_RUN = "not run"
 REFERENCES_SHOWN = 3
 """References named per stage; the rest are counted."""
@@ -207,21 +203,19 @@ class DetailPane(Vertical):
 
     @work(exclusive=True, group="detail")
     async def load(self, trace_id: str) -> None:
-        try:
-            detail = await self.ops.client.orchestration.get_trace(trace_id)
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title=f"Trace {trace_id}")
+        trace = self.ops.client.orchestration.get_trace(trace_id)
+        detail = await read(self, trace, title=f"Trace {trace_id}", on_problem=self._set_problem)
+        if detail is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            self._show_note()
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         self.detail = detail
         self._body.update(detail_renderable(detail))
         self._show_note()
         self.screen.refresh_bindings()
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
+        self._show_note()
 
     def _show_note(self, loading: str | None = None) -> None:
         if self.problem:

@@ -9,8 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.inspector_filters import FilterBar
 from console.screens.inspector_words import (
     Column,
@@ -22,14 +21,10 @@ from console.screens.inspector_words import (
     short_trace,
 )
 from console.widgets.nav_table import NavTable
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.inspector import TraceList, TraceSummary
 
 if TYPE_CHECKING:
     from console.app import OpsConsole
-
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 
 
 class TracesPane(Vertical):
@@ -129,24 +124,19 @@ class TracesPane(Vertical):
     @work(exclusive=True, group="traces")
     async def load(self) -> None:
         filters, offset = self.filters, self.page_offset
-        try:
-            page = await self.ops.client.orchestration.list_traces(
-                q=filters.q,
-                feature=filters.feature,
-                status=filters.status,
-                route=filters.route,
-                from_=filters.from_,
-                to=filters.to,
-                limit=self.page_size,
-                offset=offset,
-            )
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Traces")
+        listing = self.ops.client.orchestration.list_traces(
+            q=filters.q,
+            feature=filters.feature,
+            status=filters.status,
+            route=filters.route,
+            from_=filters.from_,
+            to=filters.to,
+            limit=self.page_size,
+            offset=offset,
+        )
+        page = await read(self, listing, title="Traces", on_problem=self._set_problem)
+        if page is None:
             return
-        except OpsClientError as exc:
-            self._set_problem(describe(exc))
-            return
-        self.post_message(ConnectionAlive())
         self._set_problem("")
         if page != self.page:
             self.page = page

@@ -11,19 +11,15 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from console.commanding import Prepared, run_flow
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.widgets.confirm_dialog import ConfirmView
 from console.widgets.nav_table import NavTable
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.scopes import Scope
 from shared.webhooks import LastDelivery, Webhook
 
 if TYPE_CHECKING:
     from console.app import OpsConsole
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 WEBHOOKS_PAGE = 100
 LOCKED = "Webhooks need a token with webhooks:admin."
 
@@ -106,16 +102,10 @@ class WebhooksPane(Vertical):
         if not self.ops.has_scope(Scope.WEBHOOKS_ADMIN):
             self.show_bar()
             return
-        try:
-            listed = await self.ops.client.orchestration.webhooks.list(limit=WEBHOOKS_PAGE)
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Webhooks")
+        webhooks = self.ops.client.orchestration.webhooks.list(limit=WEBHOOKS_PAGE)
+        listed = await read(self, webhooks, title="Webhooks", on_problem=self._set_problem)
+        if listed is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            self.show_bar()
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         self._show(listed.items, listed.total)
 
@@ -132,6 +122,10 @@ class WebhooksPane(Vertical):
                 table.add_row(*webhook_cells(webhook), key=webhook.webhook_id)
         self.show_bar()
         self.screen.refresh_bindings()
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
+        self.show_bar()
 
     def show_bar(self) -> None:
         if self.problem:

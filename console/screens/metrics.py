@@ -15,16 +15,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from console.connection import ConnectionState
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.ops_screen import OpsScreen
 from console.widgets.metric_chart import MetricChart
 from console.widgets.metric_tile import TITLES, MetricTile, format_context
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.metrics import MetricsSummary, TimeseriesResponse
-
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 
 
 @dataclass(frozen=True)
@@ -169,41 +164,39 @@ class MetricsScreen(OpsScreen):
 
     @work(exclusive=True, group="summary")
     async def refresh_summary(self) -> None:
-        metrics = self.ops.client.metrics
-        try:
-            summary = await metrics.summary()
-            sparks: dict[str, list[float]] = {}
-            for key in SUMMARY_KEYS:
-                series = await metrics.timeseries(
-                    getattr(summary, key).metric, minutes=SPARK_MINUTES, step_seconds=SPARK_STEP_SECONDS
-                )
-                sparks[key] = [float(p["value"]) for p in series.points]
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Metrics")
+        reading = await read(self, self._read_summary(), title="Metrics", on_problem=self._set_problem)
+        if reading is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
-        self.reading = Reading(summary, sparks)
+        self.reading = reading
+
+    async def _read_summary(self) -> Reading:
+        metrics = self.ops.client.metrics
+        summary = await metrics.summary()
+        sparks: dict[str, list[float]] = {}
+        for key in SUMMARY_KEYS:
+            series = await metrics.timeseries(
+                getattr(summary, key).metric, minutes=SPARK_MINUTES, step_seconds=SPARK_STEP_SECONDS
+            )
+            sparks[key] = [float(p["value"]) for p in series.points]
+        return Reading(summary, sparks)
 
     @work(exclusive=True, group="chart")
     async def refresh_chart(self) -> None:
         window = self.window
         metric = self._metric_name()
-        try:
-            series = await self.ops.client.metrics.timeseries(
-                metric, minutes=window.minutes, step_seconds=window.step_seconds
-            )
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Metrics chart")
-            return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
-        self.series = series
+        series = await read(
+            self,
+            self.ops.client.metrics.timeseries(metric, minutes=window.minutes, step_seconds=window.step_seconds),
+            title="Metrics chart",
+            on_problem=self._set_problem,
+        )
+        # A chart read never clears the problem: that would hide the summary's failure.
+        if series is not None:
+            self.series = series
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
 
     def _metric_name(self) -> str:
         """The metric name behind the selected summary key (known from the summary once read)."""

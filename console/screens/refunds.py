@@ -22,14 +22,14 @@ from textual.worker import Worker
 
 from console.connection import ConnectionState
 from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import CONNECTION_ERRORS, describe
 from console.screens.ops_screen import OpsScreen
 from console.screens.refunds_flows import process_entry, read_entry, reveal_customer
 from console.widgets.agent_card import AgentCard
 from console.widgets.evidence_detail import EntryFacts, EvidenceDetail
 from console.widgets.ledger_table import LedgerTable
 from console.widgets.live_feed import LiveFeed
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import OpsClientError
 from shared.live import (
     FEED_MAX_LIMIT,
     AgentName,
@@ -44,8 +44,6 @@ from shared.live import (
 )
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 Tab = Literal["board", "feed", "ledger"]
 T = TypeVar("T")
 PANES: dict[Tab, str] = {"board": "board", "feed": "feed-tab", "ledger": "ledger-tab"}

@@ -19,20 +19,16 @@ from textual.worker import Worker
 
 from console.commanding import run_flow
 from console.connection import ConnectionState
-from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import read
 from console.screens.ops_screen import OpsScreen
 from console.screens.runbook_flow import RunbookSteps, never_retry
 from console.widgets.nav_table import NavTable
 from console.widgets.runbook_form import RunbookForm
 from console.widgets.runbook_history import RunbookHistory
 from console.widgets.runbook_run import RunPanel
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
 from shared.runbooks import LogLine, RunbookCommand, RunbookCommandInfo, RunbookRun
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 TALL = 30
 """From this terminal height on, the run dialog lists the command's description too."""
 
@@ -141,29 +137,20 @@ class RunbooksScreen(OpsScreen):
 
     @work(exclusive=True, group="commands")
     async def load_commands(self) -> None:
-        try:
-            answer = await self.ops.client.runbooks.commands()
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Runbooks")
-            return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
-        self.commands = answer.commands
+        answer = await read(self, self.ops.client.runbooks.commands(), title="Runbooks", on_problem=self._set_problem)
+        if answer is not None:
+            self.commands = answer.commands
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
 
     @work(exclusive=True, group="history")
     async def load_history(self, older: bool = False) -> None:
         cursor = self.next_cursor if older else None
-        try:
-            page = await self.ops.client.runbooks.history(self.PAGE_SIZE, cursor=cursor)
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Runbook history")
+        history = self.ops.client.runbooks.history(self.PAGE_SIZE, cursor=cursor)
+        page = await read(self, history, title="Runbook history", on_problem=self._set_problem)
+        if page is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         if older:
             known = {run.request_id for run in self.history}

@@ -16,15 +16,15 @@ from textual.worker import Worker
 
 from console.commanding import run_confirmed
 from console.connection import ConnectionState
-from console.messages import CommandExecuted, ConnectionAlive
-from console.problems import describe
+from console.messages import CommandExecuted
+from console.problems import CONNECTION_ERRORS, describe, read
 from console.screens.audit_words import COMMAND_STEPS
 from console.screens.ops_screen import OpsScreen
 from console.widgets.component_detail import ComponentDetail, ComponentFacts, playbook_section
 from console.widgets.health_strip import HealthStrip
 from console.widgets.nav_table import NavTable
 from shared.control import Command, ComponentStatus, StatusSnapshot
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import OpsClientError
 from shared.scopes import Scope
 
 # Mode changes are the orchestrator's, whichever row is selected.
@@ -33,8 +33,6 @@ STATE_COLOURS = {"running": "success", "stopped": "error", "restarting": "warnin
 COLUMNS = ("name", "state", "since", "age")
 HISTORY_LIMIT = 20
 """Command entries read for a component's last command: the newest one is enough, a few more survive noise."""
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 
 Cell = str | Text
 
@@ -142,17 +140,14 @@ class StatusScreen(OpsScreen):
 
     @work(exclusive=True, group="status")
     async def refresh_status(self) -> None:
-        try:
-            response = await self.ops.client.control.status()
-        except CONNECTION_ERRORS as exc:
-            self.ops.show_problem(exc, title="Status")
+        response = await read(self, self.ops.client.control.status(), title="Status", on_problem=self._set_problem)
+        if response is None:
             return
-        except OpsClientError as exc:
-            self.problem = describe(exc)
-            return
-        self.post_message(ConnectionAlive())
         self.problem = ""
         self.snapshot = response.status
+
+    def _set_problem(self, problem: str) -> None:
+        self.problem = problem
 
     def watch_snapshot(self, old: StatusSnapshot | None, snapshot: StatusSnapshot | None) -> None:
         # Runs only when the snapshot differs from the last one (pydantic models compare by value).

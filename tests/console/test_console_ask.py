@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Input, Markdown, Static, TabbedContent
 
 import server.services.orchestration.pipeline as pipeline_module
 from console.screens.ask import AskScreen
+from console.screens.help import HelpScreen
 from console.screens.status import StatusScreen
 from console.widgets.answer_blocks import AnswerBlocks, BlockChart, BlockTable
 from shared.orchestration import AskResponse
@@ -277,6 +278,36 @@ class TestAsk:
             assert screen.query_one("#ask-tabs", TabbedContent).active == "tab-history"
             await pilot.press("slash")
             assert console.app.focused is screen.query_one("#question")
+
+    async def test_switching_back_puts_the_keyboard_in_the_question_box(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_ask(pilot, console)
+            box = ask_screen(console).query_one("#question")
+            await pilot.press("escape")
+            assert console.app.focused is not box
+            await pilot.press("1")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, StatusScreen), what="the status screen")
+            await open_ask(pilot, console)
+            await wait_until(pilot, lambda: console.app.focused is box, what="the question box focused")
+
+    async def test_a_closed_dialog_leaves_the_keyboard_where_it_was(
+        self, make_console: Callable[..., ConsoleUnderTest]
+    ) -> None:
+        console = make_console()
+        async with console.app.run_test(size=(80, 24)) as pilot:
+            await open_ask(pilot, console)
+            await pilot.press("escape", "h")
+            history = ask_screen(console).query_one("#ask-history")
+            assert console.app.focused is history
+            await pilot.press("question_mark")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, HelpScreen), what="the help overlay")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: isinstance(console.app.screen, AskScreen), what="the ask screen again")
+            await pilot.pause()
+            assert console.app.focused is history
 
 
 class TestRenderReport:

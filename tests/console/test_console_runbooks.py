@@ -334,11 +334,14 @@ class TestRunning:
             await dry_run(pilot, "drill")
             await pilot.press("y")
             screen = runbooks_screen(app)
-            await wait_until(pilot, lambda: any("failing over" in line for line in screen.panel.lines), what="tail")
-            await wait_until(pilot, lambda: transport.timed_out, what="the execute request timing out")
+            # Generous waits: the drill is a real subprocess, slow to start on a loaded machine.
+            await wait_until(
+                pilot, lambda: any("failing over" in line for line in screen.panel.lines), timeout=20, what="tail"
+            )
+            await wait_until(pilot, lambda: transport.timed_out, timeout=20, what="the execute request timing out")
             assert screen.panel.running
             release.touch()
-            await wait_until(pilot, lambda: not screen.panel.running, what="the run's end")
+            await wait_until(pilot, lambda: not screen.panel.running, timeout=20, what="the run's end")
             assert screen.panel.current is not None and screen.panel.current.status == "success"
             assert app.connection is ConnectionState.CONNECTED
 
