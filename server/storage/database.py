@@ -46,25 +46,33 @@ class ReadConnection:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        # Held by a snapshot for its whole read transaction: a read of another coroutine on the connection in
+        # between would run inside it and miss every commit since it began (a worker picking a delivery that
+        # was already sent, say).
+        self._snapshot = asyncio.Lock()
 
     # Each read runs to its end in one call on the connection's thread: a statement left open between calls would
     # keep its snapshot, and another read on the connection in between would not see later commits.
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        rows = await self.conn.execute_fetchall(sql, tuple(params))
+        async with self._snapshot:
+            rows = await self.conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return list(await self.conn.execute_fetchall(sql, tuple(params)))
+        async with self._snapshot:
+            return list(await self.conn.execute_fetchall(sql, tuple(params)))
 
     @contextlib.asynccontextmanager
     async def snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection inside one read transaction: one consistent snapshot for a long read."""
-        await self.conn.execute("BEGIN")
-        try:
-            yield self.conn
-        finally:
-            with contextlib.suppress(sqlite3.OperationalError):
-                await asyncio.shield(self.conn.execute("COMMIT"))
+        """The connection inside one read transaction: one consistent snapshot for a long read. Other reads on the
+        connection wait until it ends."""
+        async with self._snapshot:
+            await self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await asyncio.shield(self.conn.execute("COMMIT"))
 
 
 class Database:
