@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Tree
 
 from console.connection import ConnectionState
 from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import CONNECTION_ERRORS, describe
 from console.screens import investigation_flows
 from console.screens.ops_screen import OpsScreen
 from console.widgets.agent_format import format_at, format_duration, short_id
@@ -38,10 +38,9 @@ from shared.agent import (
     InvestigationStatus,
     InvestigationSummary,
 )
-from shared.errors import OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import OpsClientError
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
 """Errors about the connection rather than this request: the app's connection monitor shows them."""
 STATUS_STYLES: dict[str, str] = {
     "running": "bold yellow",

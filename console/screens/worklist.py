@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Static
 from console.commanding import Prepared, run_flow
 from console.connection import ConnectionState
 from console.messages import ConnectionAlive
-from console.problems import describe
+from console.problems import CONNECTION_ERRORS, describe
 from console.screens.ops_screen import OpsScreen
 from console.widgets.agent_format import format_at, short_id
 from console.widgets.confirm_dialog import ConfirmView
@@ -25,10 +25,9 @@ from console.widgets.nav_table import NavTable
 from console.widgets.reason_prompt import ReasonWording
 from console.widgets.step_detail import item_text
 from shared.agent import COMMENT_MAX_LENGTH, Decision, Recommendation, Severity
-from shared.errors import Conflict, OpsClientError, RateLimited, ServerUnavailable, Unauthorized
+from shared.errors import Conflict, OpsClientError
 from shared.scopes import Scope
 
-CONNECTION_ERRORS = (ServerUnavailable, RateLimited, Unauthorized)
 """Errors about the connection rather than this request: the app's connection monitor shows them."""
 SEVERITIES: tuple[Severity | None, ...] = (None, "critical", "high", "medium", "low")
 SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
