@@ -41,7 +41,6 @@ from shared.agent import (
 from shared.errors import OpsClientError
 from shared.scopes import Scope
 
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 STATUS_STYLES: dict[str, str] = {
     "running": "bold yellow",
     "completed": "green",

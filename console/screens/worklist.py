@@ -28,7 +28,6 @@ from shared.agent import COMMENT_MAX_LENGTH, Decision, Recommendation, Severity
 from shared.errors import Conflict, OpsClientError
 from shared.scopes import Scope
 
-"""Errors about the connection rather than this request: the app's connection monitor shows them."""
 SEVERITIES: tuple[Severity | None, ...] = (None, "critical", "high", "medium", "low")
 SEVERITY_STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
 STATUS_STYLES = {"PENDING": "", "ACKNOWLEDGED": "green", "REJECTED": "magenta"}
