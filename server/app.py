@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from server.clock import Clock, SystemClock
-from server.http import agent, control, inspector, live, metrics, orchestration, runbooks, webhooks
+from server.http import agent, control, inspector, live, metrics, openapi, orchestration, runbooks, webhooks
 from server.http.pipeline import request_pipeline
 from server.http.rate_limit import create_rate_limiter
 from server.http.request_metrics import setup_request_metrics
@@ -36,6 +36,7 @@ FAMILIES: tuple[Callable[[web.Application], None], ...] = (
     webhooks.setup,  # before orchestration: it puts the EventSink orchestration emits into under EVENTS
     orchestration.setup,
     inspector.setup,  # after orchestration: it stands on its trace repository
+    openapi.setup,  # GET /openapi.json, the document of all of the above
 )
 
 

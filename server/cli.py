@@ -1,4 +1,4 @@
-"""ops-server: serve, token create/list/revoke, migrate, audit verify/prune, evidence verify."""
+"""ops-server: serve, openapi, token create/list/revoke, migrate, audit verify/prune, evidence verify."""
 
 import argparse
 import asyncio
@@ -19,6 +19,7 @@ from server.clock import SystemClock
 from server.errors import OpsError
 from server.http.log_redaction import install_log_redaction
 from server.http.malformed_requests import OpsAppRunner
+from server.http.openapi import encode, openapi_document
 from server.services.tokens import TokenService
 from server.settings import Settings, load_settings
 from server.storage.audit_checkpoints import head_file_for, prune
@@ -81,6 +82,16 @@ async def _serve(app: web.Application, host: str, port: int) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Write the OpenAPI document of every route (no server started, nothing opened) to --output, or stdout."""
+    body = encode(openapi_document(create_app(_settings(args))))
+    if args.output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        args.output.write_bytes(body)
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -225,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-controller", action="store_true", help="read-only: /ops/command answers 501")
     _data_dir_option(serve)
     serve.set_defaults(func=cmd_serve)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (assets/openapi.json is this output)")
+    openapi.add_argument("--output", type=Path, default=None, help="write it to this file instead of stdout")
+    openapi.set_defaults(func=cmd_openapi)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _data_dir_option(migrate)

@@ -1,11 +1,12 @@
 """Payloads of the ops agent family (contract 3-ops-agent-api.md): the plant's card deposits, investigations and
 their traces, insights, rule drafts, the recommendation worklist, and health."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 Timestamp = Annotated[datetime, PlainSerializer(lambda at: at.isoformat(), return_type=str, when_used="json")]
 
@@ -37,6 +38,63 @@ _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"  # no control characters but tab
 
 # --- transactions ---
 
+# An RFC 3339 date-time with its offset (Z or ±hh:mm), seconds, at most microseconds, in the years 1970-2999: what
+# the server takes as a deposit's time. (Far years overflowed converting to UTC; Unix-time numbers and other
+# spellings pydantic would read are not what the API document says.)
+OCCURRED_AT_PATTERN = (
+    r"^(?:19[7-9][0-9]|2[0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt]"
+    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+def _occurred_at(value: object) -> object:
+    text = value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(text, str) and re.fullmatch(OCCURRED_AT_PATTERN, text):
+        return value
+    raise ValueError("occurred_at is an RFC 3339 date-time with an offset, in the years 1970-2999")
+
+
+OccurredAt = Annotated[
+    AwareDatetime,
+    BeforeValidator(_occurred_at),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": OCCURRED_AT_PATTERN}, mode="validation"),
+]
+
+AMOUNT_MAX = 1_000_000
+# A positive amount of at most AMOUNT_MAX with at most two decimal places, written plainly ("120.50", "0.05").
+AMOUNT_PATTERN = r"^(?:0\.(?:0[1-9]|[1-9][0-9]?)|[1-9][0-9]{0,5}(?:\.[0-9]{1,2})?|1000000(?:\.00?)?)$"
+
+
+def _amount(value: object) -> object:
+    """An amount as the API document says it: a decimal string matching AMOUNT_PATTERN, or a whole number. A JSON
+    fraction (12.5) is refused: binary floating point cannot say most cents exactly, and no JSON schema can say
+    which fractions would survive; so are other spellings Decimal takes ("1e2", " 5", ".5"). A Decimal (from Python
+    callers) is left to the field's constraints, and so is a whole number (250 or 250.0, as JSON schema counts)."""
+    if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value):
+        return value
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():  # 250.0: a whole number to JSON schema too
+        return int(value)
+    raise ValueError('the amount is a decimal string with at most two places ("120.50") or a whole number')
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer", "minimum": 1, "maximum": AMOUNT_MAX},
+            ],
+            "description": 'A decimal string with at most two places ("120.50"), or a whole number.',
+        },
+        mode="validation",
+    ),
+    PlainSerializer(lambda amount: f"{amount:.2f}", return_type=str, when_used="json"),
+]
+
 
 class NewTransaction(BaseModel):
     """The body of `POST /api/v1/ops-agent/transactions`: a card deposit an operator or a script adds. The server
@@ -44,7 +102,7 @@ class NewTransaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: Decimal = Field(gt=0, le=Decimal("1000000"), max_digits=9, decimal_places=2)
+    amount: Amount = Field(gt=0, le=Decimal(AMOUNT_MAX), max_digits=9, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     merchant: str = Field(min_length=1, max_length=64, pattern=_TEXT)
     channel: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
@@ -52,7 +110,7 @@ class NewTransaction(BaseModel):
     device_id: str = Field(pattern=ID_PATTERN)
     ip_country: str = Field(pattern=r"^[A-Z]{2}$")
     card_country: str = Field(pattern=r"^[A-Z]{2}$")
-    occurred_at: AwareDatetime | None = None
+    occurred_at: OccurredAt | None = None
 
 
 class Transaction(BaseModel):

@@ -88,7 +88,7 @@ AUDIT_QUERY_MAX_WORDS = 8
 class AuditQuery(BaseModel):
     """The query of GET /ops/audit."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")  # as the server refuses them: a misspelt filter filters nothing
 
     limit: int = Field(default=50, ge=1, le=500)
     # Beyond the contract's `limit`: a console polling status fills the log with reads, so let callers narrow it.
@@ -152,13 +152,6 @@ class CommandResult(BaseModel):
 
 class CommandExecuted(BaseModel):
     result: CommandResult
-
-
-class ErrorBody(BaseModel):
-    """The control family's error envelope."""
-
-    error: str
-    detail: Any = None
 
 
 class WhoAmIResponse(BaseModel):

@@ -9,7 +9,16 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.orchestration import STAGES, Block, DiagnosticStatus, Route, StageName, Trace, TraceStatus
+from shared.orchestration import (
+    STAGES,
+    Block,
+    DiagnosticStatus,
+    Route,
+    StageName,
+    Trace,
+    TraceStatus,
+    date_time_text,
+)
 
 TRACE_ID_MAX = 64
 LIST_LIMIT_MAX = 200
@@ -28,14 +37,18 @@ class TraceListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    q: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"\S")  # a character not a space
     feature: str | None = Field(default=None, min_length=1, max_length=100)
     status: TraceStatus | None = None
     route: Route | None = None
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: datetime | None = Field(
+        default=None, alias="from", description="Traces created at or after this time (before `to`, when both)"
+    )
+    to: datetime | None = Field(default=None, description="Traces created before this time")
     limit: int = Field(default=20, ge=1, le=LIST_LIMIT_MAX)
     offset: int = Field(default=0, ge=0, le=OFFSET_MAX)
+
+    _times = field_validator("from_", "to", mode="before")(date_time_text)
 
     @field_validator("from_", "to")
     @classmethod
@@ -43,13 +56,6 @@ class TraceListQuery(BaseModel):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    @field_validator("q")
-    @classmethod
-    def _has_text(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must have a character that is not a space")
-        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -159,7 +165,9 @@ def _distinct_stages(stages: list[StageName]) -> list[StageName]:
 class RegressionParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    stages: list[StageName] = Field(default_factory=lambda: list(STAGES), min_length=1)
+    stages: list[StageName] = Field(
+        default_factory=lambda: list(STAGES), min_length=1, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("stages")
     @classmethod
@@ -181,7 +189,9 @@ class StageCompareRequest(BaseModel):
 
     baseline_trace_id: str = Field(min_length=1, max_length=TRACE_ID_MAX)
     comparison_trace_id: str = Field(min_length=1, max_length=TRACE_ID_MAX)
-    stages: list[StageName] = Field(default_factory=lambda: list(STAGES), min_length=1)
+    stages: list[StageName] = Field(
+        default_factory=lambda: list(STAGES), min_length=1, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("stages")
     @classmethod

@@ -2,10 +2,11 @@
 and the operator's refund agent status, ledger and process-once. Public models hold no free text about customers:
 every field is a closed set, a number, a time or a safe reference."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 AgentName = Literal["guardian", "signal", "refund"]
 ActionName = Literal["comment.create", "alert.raise", "refund.create"]
@@ -24,7 +25,20 @@ REDACTED = "customer data hidden"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # Printable ASCII without spaces, as Stripe and the IETF draft use them.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
-Cursor = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,18}$")]
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """A time given as text must be what the schema's `date-time` says (RFC 3339, with its offset): pydantic alone
+    would take `0.5` as Unix seconds, and a time without an offset as the server's local time."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_rfc3339)]
+# An entry id: at most 18 digits, so it stays within SQLite's 64-bit integers (19 nines would overflow: a 500).
+Cursor = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")]
 
 
 # --- public ---
@@ -108,9 +122,18 @@ class Evidence(BaseModel):
 
 
 class CustomerData(BaseModel):
-    """The protected columns, masked (`masked` true) unless the token has refunds:pii."""
+    """The protected columns, masked (`masked` true) unless the token has refunds:pii. Masked, the name keeps each
+    word's first letter, the email its first letter and top-level domain, the card its last four digits; the expiry
+    is `**/**` and there is no order payload (the schema says so: `if masked then order_payload null`)."""
 
-    masked: bool
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"masked": {"const": True}}},
+            "then": {"properties": {"card_expiry": {"const": "**/**"}, "order_payload": {"type": "null"}}},
+        }
+    )
+
+    masked: bool = Field(description="true unless the token has refunds:pii and did not ask `masked=true`")
     name: str
     email: str
     card_number: str
@@ -149,8 +172,8 @@ class LedgerQuery(BaseModel):
     cursor: Cursor | None = None
     status: EntryStatus | None = None
     decision: DecisionName | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     masked: bool = False
 
 
@@ -175,7 +198,7 @@ class ProcessOnceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    entry_id: int | None = Field(default=None, ge=1)
+    entry_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # an SQLite integer, as EntryPath's
 
 
 class ProcessOnceResult(BaseModel):

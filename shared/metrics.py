@@ -42,10 +42,10 @@ class MetricsSummary(BaseModel):
 
 class TimeseriesQuery(BaseModel):
     """The query of `/api/ops/metrics/timeseries`: the metric (required, one the server knows), how many minutes
-    back (1..10080, a week) and the step between points (1..3600 s). Other parameters are ignored, as on every
-    query of this API (a cache-busting `_=` must not fail a chart)."""
+    back (1..10080, a week) and the step between points (1..3600 s). Another parameter is refused, as on every
+    query of this API (server/http/parsing.py: a misspelt one must not be taken as absent)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     metric: MetricName
     minutes: int = Field(default=60, ge=1, le=MAX_MINUTES)

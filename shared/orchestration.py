@@ -3,10 +3,11 @@ replan events and answer blocks; the asset registry (`/assets/...`); `GET /ops/c
 
 Polymorphic payloads are discriminated unions: answer blocks on `type`, plan outputs on `kind`."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 # --- assets ---
 
@@ -15,6 +16,8 @@ ASSET_TYPES: tuple[AssetType, ...] = get_args(AssetType)
 AssetStatus = Literal["draft", "published", "archived"]
 VERSION_PATTERN = r"^\d{1,4}\.\d{1,4}\.\d{1,4}$"
 ASSET_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# An ask's pin: `asset_id:version`, or the version alone (of the asset the pipeline uses of that type).
+OVERRIDE_PATTERN = r"^(?:[a-z0-9][a-z0-9_-]{0,63}:)?\d{1,4}\.\d{1,4}\.\d{1,4}$"
 
 
 class AssetSummary(BaseModel):
@@ -49,7 +52,7 @@ class AssetListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: AssetType | None = None
+    type: AssetType | None = Field(default=None, description="The path's asset type again (another is refused, 422)")
     version: str | None = Field(default=None, pattern=VERSION_PATTERN)
     status: AssetStatus | None = None
     asset_id: str | None = Field(default=None, pattern=ASSET_ID_PATTERN)
@@ -65,7 +68,7 @@ class AssetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    content: dict[str, Any]
+    content: dict[str, Any] = Field(description="Checked against the schema of the path's asset type (else 422)")
 
 
 class AssetUpdate(BaseModel):
@@ -76,7 +79,9 @@ class AssetUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, Any] | None = None
-    content: dict[str, Any] | None = None
+    content: dict[str, Any] | None = Field(
+        default=None, description="Checked against the schema of the path's asset type (else 422)"
+    )
 
 
 # --- plans ---
@@ -202,9 +207,34 @@ class MarkdownContent(BaseModel):
     markdown: str
 
 
+# The start of an ISO 8601 date and time. pydantic alone also reads a number as seconds since 1970, and a date alone.
+DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def date_time_text(value: object) -> object:
+    """A before-validator: a string must be an ISO 8601 date and time (a datetime passes as it is)."""
+    if isinstance(value, str) and not DATE_TIME_START.match(value):
+        raise ValueError("must be an ISO 8601 date and time, such as 2026-01-22T10:00:00Z")
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date and time, not a number")
+    return value
+
+
 class SeriesPoint(BaseModel):
+    """A point as a client sends it back (ui-render) must be what the schema says: a date-time string and a number
+    (not a number for the time, nor a string or a boolean for the value)."""
+
     timestamp: datetime
     value: float
+
+    _timestamp = field_validator("timestamp", mode="before")(date_time_text)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        if isinstance(value, str | bool):
+            raise ValueError("must be a number")
+        return value
 
 
 class TimeseriesContent(BaseModel):
@@ -213,25 +243,39 @@ class TimeseriesContent(BaseModel):
     points: list[SeriesPoint]
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    """A block's `type` has a default for the code that builds blocks, but a block sent in a body must name it: it
+    is the union's tag (pydantic refuses a block without it), so the schema says it is required."""
+    schema["required"] = ["type", *(name for name in schema.get("required", ()) if name != "type")]
+
+
 class TableBlock(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_type_required)
+
     type: Literal["table"] = "table"
     title: str | None = None
     content: TableContent
 
 
 class TextBlock(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_type_required)
+
     type: Literal["text"] = "text"
     title: str | None = None
     content: TextContent
 
 
 class MarkdownBlock(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_type_required)
+
     type: Literal["markdown"] = "markdown"
     title: str | None = None
     content: MarkdownContent
 
 
 class TimeseriesBlock(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_type_required)
+
     type: Literal["timeseries"] = "timeseries"
     title: str | None = None
     content: TimeseriesContent
@@ -249,8 +293,8 @@ class AskContext(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    test_mode: bool = False
-    asset_overrides: dict[AssetType, str] = Field(default_factory=dict)
+    test_mode: StrictBool = False
+    asset_overrides: dict[AssetType, Annotated[str, Field(pattern=OVERRIDE_PATTERN)]] = Field(default_factory=dict)
 
 
 class AskRequest(BaseModel):

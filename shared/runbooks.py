@@ -5,7 +5,7 @@ operations the shipped runbook scripts call."""
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
 # ISO 8601 with the offset spelled out (`+00:00`, as the contract shows `+08:00`), not pydantic's `Z`.
 Timestamp = Annotated[datetime, PlainSerializer(lambda at: at.isoformat(), return_type=str, when_used="json")]
@@ -25,22 +25,39 @@ FINAL_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "abo
 LogLevel = Literal["INFO", "WARN", "ERROR"]
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# Not a request id: `/api/ops/runbooks/execute` is the execute operation's path, so no run can be read there.
+RESERVED_REQUEST_IDS: frozenset[str] = frozenset({"execute"})
+
+
+def _not_reserved(value: str) -> str:
+    if value in RESERVED_REQUEST_IDS:
+        raise ValueError(f"'{value}' is reserved (it names an operation of /api/ops/runbooks); use another request_id")
+    return value
+
+
+RequestId = Annotated[
+    str,
+    StringConstraints(pattern=REQUEST_ID_PATTERN),
+    AfterValidator(_not_reserved),
+    Field(json_schema_extra={"not": {"enum": sorted(RESERVED_REQUEST_IDS)}}),
+]
 # Free-text fields go to a script's arguments and environment: short, one line, printable.
 _TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 class RunbookRequest(BaseModel):
     """The body of `POST /api/ops/runbooks/execute`. `request_id` is the idempotency key: the same id with the
-    same body answers the stored result and never runs twice; the server makes one when it is left out."""
+    same body answers the stored result and never runs twice; the server makes one when it is left out. Strict:
+    `"dry_run": 0` or `"enforce": "yes"` is refused, not taken for a boolean."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     command: RunbookCommand
     mode: Literal["live", "dry-run"] | None = None
     window: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     profile: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     config: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    request_id: str | None = Field(default=None, pattern=REQUEST_ID_PATTERN)
+    request_id: RequestId | None = None
     enforce: bool = False
     dry_run: bool = False
     reason: str | None = Field(default=None, max_length=200, pattern=_TEXT)
@@ -108,14 +125,15 @@ class RunState(BaseModel):
 class RunQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)  # an SQLite integer: past it the read fails
 
 
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=200)
-    cursor: str | None = Field(default=None, max_length=64)
+    # A run's key as the history gives it out (ASCII digits, an SQLite integer: 18 digits is far past any run).
+    cursor: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,17}$")
     command: RunbookCommand | None = None
 
 
@@ -170,4 +188,3 @@ class FeedOperation(BaseModel):
 def run_summary(run: RunbookRun) -> RunbookRun:
     """A run without its log lines, as history lists show it."""
     return run.model_copy(update={"logs": []})
-

@@ -5,6 +5,7 @@ A delivery's body is `{"type": <event>, "timestamp": <ISO 8601>, "data": {...}}`
 on every attempt), `webhook-timestamp` (Unix seconds of the attempt) and `webhook-signature` (`v1,<base64>`, space
 separated, two while a rotated secret's overlap lasts)."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
@@ -20,12 +21,21 @@ SECRET_PREFIX = "whsec_"
 MAX_URL_LENGTH = 2048
 
 
+# What the validator below accepts, as JSON schema can say it (the schema's `pattern`): http(s)://, then a non-empty
+# authority without credentials, no whitespace anywhere. (The port's range and the host's form it cannot say.)
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\s]+([/?#]\S*)?$"
+_SCHEME = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
+_SPACE = re.compile(r"\s")
+
+
 def _http_url(url: str) -> str:
     """An absolute http(s) URL with a host and no credentials (deliveries are signed; a password in the URL would
-    show in every listing)."""
+    show in every listing). Checked on the text as given: urlsplit alone would drop leading spaces and tabs."""
+    if not _SCHEME.match(url):
+        raise ValueError("the URL must be http or https (http://host/...)")
+    if _SPACE.search(url):
+        raise ValueError("the URL may not contain spaces")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError("the URL must be http or https")
     if not parts.hostname:
         raise ValueError("the URL must name a host")
     if parts.username is not None or parts.password is not None:
@@ -43,7 +53,11 @@ def _distinct(events: list[WebhookEvent]) -> list[WebhookEvent]:
     return events
 
 
-WebhookUrl = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH), AfterValidator(_http_url)]
+WebhookUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_URL_LENGTH, json_schema_extra={"pattern": URL_PATTERN}),
+    AfterValidator(_http_url),
+]
 
 
 class WebhookCreate(BaseModel):
@@ -102,7 +116,7 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)  # an SQLite integer: past it the read fails
 
 
 class DeliveryQuery(PageQuery):

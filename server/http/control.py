@@ -20,8 +20,11 @@ from server.services.playbook import Playbook
 from server.storage.confirmations import ConfirmationRepository
 from shared.control import (
     AuditQuery,
+    AuditResponse,
     CommandExecuted,
     CommandRequest,
+    ConfirmationRequired,
+    RunbookResponse,
     StatusResponse,
     StatusSnapshot,
     WhoAmIResponse,
@@ -78,32 +81,62 @@ async def _control_service(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-@routes.get("/ops/whoami", access=AUTHENTICATED)
+@routes.get(
+    "/ops/whoami",
+    access=AUTHENTICATED,
+    summary="The caller's token name and scopes",
+    responses={200: WhoAmIResponse},
+)
 async def whoami(request: web.Request) -> web.Response:
     principal = principal_of(request)
     return respond(request, WhoAmIResponse(principal=principal.name, scopes=sorted(principal.scopes)))
 
 
-@routes.get("/ops/status", access=Bearer(Scope.OPS_READ))
+@routes.get(
+    "/ops/status",
+    access=Bearer(Scope.OPS_READ),
+    summary="A snapshot of the system's components",
+    responses={200: StatusResponse},
+)
 async def status(request: web.Request) -> web.Response:
     app = request.app
     return respond(request, app[STATUS_BODY].encode(app[CONTROL].status()))
 
 
-@routes.get("/ops/runbook", access=Bearer(Scope.OPS_READ))
+@routes.get(
+    "/ops/runbook",
+    access=Bearer(Scope.OPS_READ),
+    summary="The operator playbook, or one section of it",
+    query=RunbookQuery,
+    responses={200: RunbookResponse},
+    errors=(404,),
+)
 async def runbook(request: web.Request) -> web.Response:
     query = parse_query(request, RunbookQuery)
     note_audit(request, target=query.name)
     return respond(request, request.app[CONTROL].runbook(query.name))
 
 
-@routes.get("/ops/audit", access=Bearer(Scope.OPS_READ))
+@routes.get(
+    "/ops/audit",
+    access=Bearer(Scope.OPS_READ),
+    summary="Audit entries, newest first, with filters and text search",
+    query=AuditQuery,
+    responses={200: AuditResponse},
+)
 async def audit(request: web.Request) -> web.Response:
     query = parse_query(request, AuditQuery)
     return respond(request, await request.app[CONTROL].recent_audit(query))
 
 
-@routes.post("/ops/command", access=Bearer(Scope.OPS_COMMAND))
+@routes.post(
+    "/ops/command",
+    access=Bearer(Scope.OPS_COMMAND),
+    summary="A component command: step one answers a confirm token, step two (with it) executes",
+    body=CommandRequest,
+    responses={200: ConfirmationRequired | CommandExecuted},
+    errors=(403, 409, 410, 501, 503),
+)
 async def command(request: web.Request) -> web.Response:
     body = await parse_body(request, CommandRequest)
     step = "confirm" if body.confirm_token else "request"

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from server.errors import FieldError, OpsError, ValidationFailed
 from server.http.context import CONTEXT
 from server.http.families import Family, family_of
+from shared.envelopes import AgentError, ControlError, DetailError, OrchestrationError
 
 # A payload: a response model, plain JSON data, or a JSON document already encoded (a cached body).
 Payload = BaseModel | dict[str, Any] | list[Any] | bytes
@@ -59,6 +60,11 @@ class Envelope(ABC):
 
     family: Family
     validation_status = 400
+    error_model: type[BaseModel]  # the shape of `error_body`, for the OpenAPI document
+
+    def success_schema(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The JSON schema of a success answer whose payload has the schema `payload` (unwrapped by default)."""
+        return payload
 
     def status_of(self, error: OpsError) -> int:
         return self.validation_status if isinstance(error, ValidationFailed) else error.status
@@ -79,6 +85,7 @@ class Envelope(ABC):
 
 class ControlEnvelope(Envelope):
     family = Family.CONTROL
+    error_model = ControlError
 
     def error_body(self, status: int, error: OpsError) -> dict[str, Any]:
         # `detail` is always a sentence, so clients that show it as text keep working; structure goes beside it.
@@ -90,6 +97,8 @@ class ControlEnvelope(Envelope):
 
 class DetailEnvelope(Envelope):
     """FastAPI's `{"detail": ...}`, of the runbooks and live families."""
+
+    error_model = DetailError
 
     def __init__(self, family: Family, *, validation_status: int) -> None:
         self.family = family
@@ -141,6 +150,7 @@ def _details(error: OpsError) -> dict[str, Any]:
 
 class AgentEnvelope(Envelope):
     family = Family.AGENT
+    error_model = AgentError
 
     def error_body(self, status: int, error: OpsError) -> dict[str, Any]:
         name = _AGENT_CODES.get(status) or ("INTERNAL_ERROR" if status >= 500 else "INVALID_REQUEST")
@@ -151,6 +161,14 @@ class AgentEnvelope(Envelope):
 class OrchestrationEnvelope(Envelope):
     family = Family.ORCHESTRATION
     validation_status = 422
+    error_model = OrchestrationError
+
+    def success_schema(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {"code": {"const": 0}, "message": {"const": "success"}, "data": payload},
+            "required": ["code", "message", "data"],
+        }
 
     def error_body(self, status: int, error: OpsError) -> dict[str, Any]:
         phrase = _phrase(status)

@@ -34,9 +34,14 @@ from server.storage.regressions import RegressionRepository
 from shared.inspector import (
     TRACE_ID_MAX,
     UI_RENDER_MAX_BYTES,
+    RegressionAnalysis,
     RegressionRequest,
     StageCompareRequest,
+    StageComparison,
+    TraceDetail,
+    TraceList,
     TraceListQuery,
+    UiRenderReceipt,
     UiRenderRequest,
 )
 from shared.scopes import Scope
@@ -55,10 +60,16 @@ class TracePath(BaseModel):
     trace_id: str = Field(min_length=1, max_length=TRACE_ID_MAX)
 
 
+POST_ONLY = ("analyze", "stage-compare")  # the paths beside /inspector/regression/{analysis_id}
+
+
 class AnalysisPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    analysis_id: str = Field(min_length=1, max_length=TRACE_ID_MAX)
+    # The route never matches the POST-only paths beside it (GET on them is 405): the schema says so too.
+    analysis_id: str = Field(
+        min_length=1, max_length=TRACE_ID_MAX, json_schema_extra={"not": {"enum": list(POST_ONLY)}}
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -76,19 +87,41 @@ async def _inspector(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-@routes.get("/inspector/traces", access=READ)
+@routes.get(
+    "/inspector/traces",
+    access=READ,
+    summary="A page of trace summaries, newest first, with filters and text search",
+    query=TraceListQuery,
+    responses={200: TraceList},
+)
 async def list_traces(request: web.Request) -> web.Response:
     query = parse_query(request, TraceListQuery)
     return respond(request, await request.app[INSPECTOR].list_traces(query))
 
 
-@routes.get("/inspector/traces/{trace_id}", access=READ)
+@routes.get(
+    "/inspector/traces/{trace_id}",
+    access=READ,
+    summary="One trace with its audit entries and the latest render a client stored",
+    path_params=TracePath,
+    responses={200: TraceDetail},
+    errors=(404,),
+)
 async def get_trace(request: web.Request) -> web.Response:
     path = parse_path(request, TracePath)
     return respond(request, await request.app[INSPECTOR].detail(path.trace_id))
 
 
-@routes.post("/inspector/traces/{trace_id}/ui-render", access=WRITE)
+@routes.post(
+    "/inspector/traces/{trace_id}/ui-render",
+    access=WRITE,
+    summary="Store what a client rendered of a trace's answer",
+    description=f"The body may be at most {UI_RENDER_MAX_BYTES} bytes (413 past it).",
+    path_params=TracePath,
+    body=UiRenderRequest,
+    responses={201: UiRenderReceipt},
+    errors=(404,),
+)
 async def ui_render(request: web.Request) -> web.Response:
     path = parse_path(request, TracePath)
     too_large = PayloadTooLarge(
@@ -113,7 +146,14 @@ async def ui_render(request: web.Request) -> web.Response:
     return respond(request, receipt, status=201)
 
 
-@routes.post("/inspector/regression/analyze", access=WRITE)
+@routes.post(
+    "/inspector/regression/analyze",
+    access=WRITE,
+    summary="Compare two traces stage by stage (and, for `full`, their answers); the analysis is stored",
+    body=RegressionRequest,
+    responses={201: RegressionAnalysis},
+    errors=(404,),
+)
 async def analyze(request: web.Request) -> web.Response:
     body = await parse_body(request, RegressionRequest)
     analysis = await request.app[REGRESSIONS].analyze(body, principal_of(request).name)
@@ -129,13 +169,29 @@ async def analyze(request: web.Request) -> web.Response:
     return respond(request, analysis, status=201)
 
 
-@routes.post("/inspector/regression/stage-compare", access=READ)
+@routes.post(
+    "/inspector/regression/stage-compare",
+    access=READ,
+    summary="Compare stages of two traces, not stored",
+    body=StageCompareRequest,
+    responses={200: StageComparison},
+    errors=(404,),
+)
 async def stage_compare(request: web.Request) -> web.Response:
     body = await parse_body(request, StageCompareRequest)
     return respond(request, await request.app[REGRESSIONS].stage_compare(body))
 
 
-@routes.get("/inspector/regression/{analysis_id}", access=READ)
+@routes.get(
+    # Not "analyze" nor "stage-compare": GET on those is 405 (Allow: POST), not a search for an analysis so named.
+    "/inspector/regression/{analysis_id:(?!(?:analyze|stage-compare)$)[^/]+}",
+    access=READ,
+    summary="A stored regression analysis",
+    description="`analyze` and `stage-compare` name no analysis: GET on them is 405 (they take POST).",
+    path_params=AnalysisPath,
+    responses={200: RegressionAnalysis},
+    errors=(404, 405),
+)
 async def get_regression(request: web.Request) -> web.Response:
     path = parse_path(request, AnalysisPath)
     return respond(request, await request.app[REGRESSIONS].get(path.analysis_id))

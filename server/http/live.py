@@ -26,14 +26,14 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from server.errors import InvalidRequest
+from server.errors import InvalidRequest, OpsError
 from server.http.access import Bearer, Public
 from server.http.audit import Intent, note_audit
 from server.http.context import principal_of
 from server.http.envelopes import Payload, respond
 from server.http.families import Family
 from server.http.parsing import parse_body, parse_path, parse_query
-from server.http.routes import FamilyRoutes
+from server.http.routes import FamilyRoutes, Header
 from server.keys import CLOCK, DB, PLANT, SETTINGS
 from server.plant.refund_requests import RefundRequestSource
 from server.services.live.agents import GuardianAgent, SignalAgent
@@ -59,11 +59,17 @@ from shared.live import (
     IDEMPOTENCY_KEY_PATTERN,
     EntryPath,
     EntryQuery,
+    Evidence,
     EvidencePath,
     FeedQuery,
+    LedgerEntry,
+    LedgerPage,
     LedgerQuery,
     LiveFeed,
+    LiveStatus,
     ProcessOnceRequest,
+    ProcessOnceResult,
+    RefundAgentStatus,
 )
 from shared.scopes import Scope
 
@@ -157,14 +163,29 @@ def _public(request: web.Request, payload: Payload) -> web.Response:
     return response
 
 
-@routes.get("/ops/api/live/status", access=PUBLIC_READ)
+@routes.get(
+    "/ops/api/live/status",
+    access=PUBLIC_READ,
+    summary="The public live board: each agent's state and last action and decision (sanitized)",
+    description="Public and sanitized: closed sets only, nothing about a customer. Answered with "
+    f"`Cache-Control: {PUBLIC_CACHE}`.",
+    responses={200: LiveStatus},
+)
 async def status(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     board = await live_status(request.app[SETTINGS].live_tenant, live.evidence, live.agents)
     return _public(request, board)
 
 
-@routes.get("/ops/api/live/feed", access=PUBLIC_READ)
+@routes.get(
+    "/ops/api/live/feed",
+    access=PUBLIC_READ,
+    summary="The public feed: the latest governed actions, newest first (sanitized)",
+    description="Public and sanitized: agent, action, decision, outcome, time and the kind of subject, never a "
+    f"reference, rule or customer. Answered with `Cache-Control: {PUBLIC_CACHE}`.",
+    query=FeedQuery,
+    responses={200: LiveFeed},
+)
 async def feed(request: web.Request) -> web.Response:
     query = parse_query(request, FeedQuery)
     rows = await request.app[LIVE].evidence.recent(query.limit)
@@ -172,7 +193,12 @@ async def feed(request: web.Request) -> web.Response:
     return _public(request, LiveFeed(items=events))
 
 
-@routes.get("/ops/api/refunds/agent/status", access=OPERATOR)
+@routes.get(
+    "/ops/api/refunds/agent/status",
+    access=OPERATOR,
+    summary="The refund worker's health and runtime state",
+    responses={200: RefundAgentStatus},
+)
 async def agent_status(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     return respond(request, await refund_agent_status(live.agents, live.refunds, live.evidence))
@@ -187,7 +213,15 @@ def _audit_unmasked(request: web.Request, entry_ids: list[int]) -> None:
     note_audit(request, action="refunds.ledger.unmasked", target="refund_ledger", entry_ids=entry_ids)
 
 
-@routes.get("/ops/api/refunds/ledger", access=OPERATOR)
+@routes.get(
+    "/ops/api/refunds/ledger",
+    access=OPERATOR,
+    summary="Ledger entries, newest first, a keyset page at a time",
+    description="Customer fields are masked (`customer.masked` true, `order_payload` null) unless the token also "
+    "has refunds:pii and the query does not ask `masked=true`; an unmasked read is audited with the entries it showed.",
+    query=LedgerQuery,
+    responses={200: LedgerPage},
+)
 async def ledger(request: web.Request) -> web.Response:
     query = parse_query(request, LedgerQuery)
     reveal = _reveals(request, query.masked)
@@ -197,7 +231,17 @@ async def ledger(request: web.Request) -> web.Response:
     return respond(request, page)
 
 
-@routes.get("/ops/api/refunds/ledger/{entry_id}", access=OPERATOR)
+@routes.get(
+    "/ops/api/refunds/ledger/{entry_id}",
+    access=OPERATOR,
+    summary="One ledger entry, masked as the ledger is",
+    description="Customer fields are masked unless the token also has refunds:pii and the query does not ask "
+    "`masked=true`; an unmasked read is audited.",
+    path_params=EntryPath,
+    query=EntryQuery,
+    responses={200: LedgerEntry},
+    errors=(404,),
+)
 async def ledger_item(request: web.Request) -> web.Response:
     entry_id = parse_path(request, EntryPath).entry_id
     reveal = _reveals(request, parse_query(request, EntryQuery).masked)
@@ -207,13 +251,39 @@ async def ledger_item(request: web.Request) -> web.Response:
     return respond(request, entry)
 
 
-@routes.get("/ops/api/refunds/evidence/{evidence_id}", access=OPERATOR)
+@routes.get(
+    "/ops/api/refunds/evidence/{evidence_id}",
+    access=OPERATOR,
+    summary="One evidence record, with its hash and the previous record's",
+    path_params=EvidencePath,
+    responses={200: Evidence},
+    errors=(404,),
+)
 async def evidence(request: web.Request) -> web.Response:
     evidence_id = parse_path(request, EvidencePath).evidence_id
     return respond(request, await evidence_record(request.app[LIVE].evidence, evidence_id))
 
 
-@routes.post("/ops/api/refunds/process-once", access=OPERATOR)
+@routes.post(
+    "/ops/api/refunds/process-once",
+    access=OPERATOR,
+    summary="Process the oldest pending ledger entry (or `entry_id`) and answer its evidence",
+    description="With nothing pending the answer is 200 with `processed` false. The body may be empty (as `{}`). "
+    f"With an `{IDEMPOTENCY_KEY_HEADER}`, a retry answers the first call's bytes; 409 while the first still runs, "
+    "422 when the key was used with another body (keys are per token, kept OPS_REFUNDS_IDEMPOTENCY_HOURS, 24 h by "
+    "default). 404 for an `entry_id` not in the ledger, 409 for one no longer pending.",
+    body=ProcessOnceRequest,
+    body_required=False,
+    responses={200: ProcessOnceResult},
+    errors=(404, 409, 422),
+    headers={
+        IDEMPOTENCY_KEY_HEADER: Header(
+            "1 to 255 printable ASCII characters, no spaces: a retry with it answers the first call's answer instead "
+            "of processing another entry (400 when malformed)",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+        )
+    },
+)
 async def process_once(request: web.Request) -> web.Response:
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
     if key is not None and not _KEY.fullmatch(key):
@@ -223,8 +293,13 @@ async def process_once(request: web.Request) -> web.Response:
     raw = await request.read()
     body = await parse_body(request, ProcessOnceRequest) if raw.strip() else ProcessOnceRequest()
     note_audit(request, action="refunds.process_once", target="refund_ledger", idempotency_key=key)
-    await Intent(request, "refund.process").record()
-    answer = await request.app[LIVE].process_once.run(principal_of(request).name, body, key)
+    intent = Intent(request, "refund.process")
+    await intent.record()
+    try:
+        answer = await request.app[LIVE].process_once.run(principal_of(request).name, body, key)
+    except OpsError as error:  # refused after its intent was on record (not pending, a key in use): it did not run
+        await intent.not_run(error)
+        raise
     result = answer.result
     if result is not None:
         note_audit(request, entry_id=result.entry_id, processed=result.processed, status=result.status)

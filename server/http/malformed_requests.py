@@ -5,12 +5,15 @@ traceback at ERROR; the message quotes the offending bytes, so a bearer token be
 back to the sender.
 
 Here `handle_error` answers them in the control family's envelope (`malformed_request`, a sentence of ours, no
-request bytes) and logs one line without request bytes, a few a minute at most. aiohttp has no setting for
-either (aio-libs/aiohttp#3287 asks for one), so the runner builds its connections with this handler:
-`OpsAppRunner`, which `ops-server serve` and the embedded server use in place of `web.AppRunner`."""
+request bytes) — or, for an over-long request line, in the envelope of the family its path names, the one thing
+the parser tells of the request (a client of /api/v1 sending a long cursor gets its contract's error) — and logs
+one line without request bytes, a few a minute at most. aiohttp has no setting for either (aio-libs/aiohttp#3287
+asks for one), so the runner builds its connections with this handler: `OpsAppRunner`, which `ops-server serve`
+and the embedded server use in place of `web.AppRunner`."""
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +29,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from server.errors import InvalidRequest
 from server.http.envelopes import ENVELOPES
-from server.http.families import Family
+from server.http.families import Family, family_of
 from server.http.log_throttle import LogThrottle
 
 log = logging.getLogger(__name__)
@@ -43,13 +46,28 @@ _REASONS: tuple[tuple[type[HttpProcessingError], str], ...] = (
 )
 
 
+# The path at the start of what a LineTooLong quotes of a request line: the URL (llhttp's parser) or the line with
+# its method (the pure-Python one). A header line never starts so.
+_REQUEST_LINE_PATH = re.compile(rb"(?:[A-Z]{1,20} )?(/[^?# ]*)")
+
+
+def family_of_refused(error: HttpProcessingError) -> Family:
+    """The family whose envelope answers `error`: the family of the path of an over-long request line, else the
+    control family (nothing of the request is known)."""
+    quoted = error.args[0] if isinstance(error, LineTooLong) and error.args else None
+    if isinstance(quoted, str):
+        quoted = quoted.encode("latin-1", "replace")
+    match = _REQUEST_LINE_PATH.match(quoted) if isinstance(quoted, bytes | bytearray) else None
+    return family_of(match.group(1).decode("latin-1")) if match else Family.CONTROL
+
+
 def describe(error: HttpProcessingError) -> str:
     """A sentence saying what is wrong with a request the parser refused, without quoting any of it."""
     return next((text for kind, text in _REASONS if isinstance(error, kind)), "the request is not valid HTTP/1.1")
 
 
 class MalformedRequestHandler(RequestHandler):
-    """aiohttp's connection handler, answering the parser's refusals in the control envelope."""
+    """aiohttp's connection handler, answering the parser's refusals in an envelope of ours."""
 
     __slots__ = ("_malformed_log",)
 
@@ -70,7 +88,7 @@ class MalformedRequestHandler(RequestHandler):
         self._malformed_log.warning("refused a malformed request from %s: %s", request.remote, detail)
         if request.writer.output_size > 0:  # as aiohttp's: an answer was under way, the connection is broken
             raise ConnectionError("response already started; cannot send the malformed-request answer")
-        response = ENVELOPES[Family.CONTROL].error(InvalidRequest(detail, code=CODE))
+        response = ENVELOPES[family_of_refused(exc)].error(InvalidRequest(detail, code=CODE))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.force_close()  # what follows on the connection cannot be framed
         return response

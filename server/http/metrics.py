@@ -13,11 +13,11 @@ from server.http.envelopes import respond
 from server.http.families import Family
 from server.http.parsing import parse_query
 from server.http.request_metrics import METRICS_REGISTRY
-from server.http.routes import FamilyRoutes
+from server.http.routes import FamilyRoutes, Text
 from server.keys import CLOCK, DB, PLANT, SETTINGS
 from server.services.metrics.exposition import CONTENT_TYPE
 from server.services.metrics.service import MetricsService, running_metrics
-from shared.metrics import TimeseriesQuery
+from shared.metrics import MetricsSummary, TimeseriesQuery, TimeseriesResponse
 from shared.scopes import Scope
 
 routes = FamilyRoutes(Family.RUNBOOKS)
@@ -46,17 +46,33 @@ async def _metrics_service(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-@routes.get("/api/ops/metrics/summary", access=Bearer(Scope.RUNBOOKS_READ))
+@routes.get(
+    "/api/ops/metrics/summary",
+    access=Bearer(Scope.RUNBOOKS_READ),
+    summary="The latest value of each metric the console's overview shows (stale, with a note, when unknown)",
+    responses={200: MetricsSummary},
+)
 async def summary(request: web.Request) -> web.Response:
     return respond(request, await request.app[METRICS].summary())
 
 
-@routes.get("/api/ops/metrics/timeseries", access=Bearer(Scope.RUNBOOKS_READ))
+@routes.get(
+    "/api/ops/metrics/timeseries",
+    access=Bearer(Scope.RUNBOOKS_READ),
+    summary="One metric's points over the last minutes, step_seconds apart (the step raised past 11,000 points)",
+    query=TimeseriesQuery,
+    responses={200: TimeseriesResponse},
+)
 async def timeseries(request: web.Request) -> web.Response:
     query = parse_query(request, TimeseriesQuery)
     return respond(request, await request.app[METRICS].timeseries_json(query))
 
 
-@scrape_routes.get("/api/v1/metrics", access=METRICS_TOKEN)
+@scrape_routes.get(
+    "/api/v1/metrics",
+    access=METRICS_TOKEN,
+    summary="Every metric of this server in Prometheus' text exposition format, for Prometheus to scrape",
+    responses={200: Text(CONTENT_TYPE)},
+)
 async def exposition(request: web.Request) -> web.Response:
     return web.Response(body=request.app[METRICS].exposition(), headers={"Content-Type": CONTENT_TYPE})

@@ -38,10 +38,14 @@ from shared.orchestration import (
     ASSET_TYPES,
     VERSION_PATTERN,
     AskRequest,
+    AskResponse,
+    Asset,
     AssetCreate,
+    AssetList,
     AssetListQuery,
     AssetType,
     AssetUpdate,
+    ControlLoopStats,
 )
 from shared.scopes import Scope
 
@@ -52,10 +56,18 @@ READ = Bearer(Scope.OPS_READ)
 WRITE_ASSETS = Bearer(Scope.ASSETS_WRITE)
 
 
+class AssetTypePath(BaseModel):
+    """`/assets/{asset_type}`: one of the registry's asset types (another is a type that does not exist: 404)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asset_type: AssetType
+
+
 class VersionPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    asset_type: str
+    asset_type: AssetType
     asset_id: str = Field(pattern=ASSET_ID_PATTERN)
     version: str = Field(pattern=VERSION_PATTERN)
 
@@ -108,7 +120,17 @@ def _asset_type(request: web.Request) -> AssetType:
     return cast(AssetType, asset_type)
 
 
-@routes.post("/ops/ci/ask", access=READ)
+@routes.post(
+    "/ops/ci/ask",
+    access=READ,
+    summary="Ask a question: route, plan, execute and compose an answer, recorded as a trace",
+    description="The answer's `meta.status` says how it went (success, partial, rejected, error); every answered "
+    "ask is 200 with its trace. 404: an `asset_overrides` pin names a version that does not exist; 409: pinned "
+    "assets that do not fit together; 503: an asset the pipeline needs has no published version.",
+    body=AskRequest,
+    responses={200: AskResponse},
+    errors=(404, 409, 503),
+)
 async def ask(request: web.Request) -> web.Response:
     body = await parse_body(request, AskRequest)
     answer = await request.app[ORCHESTRATION].pipeline.ask(body)
@@ -124,12 +146,25 @@ async def ask(request: web.Request) -> web.Response:
     return respond(request, answer)
 
 
-@routes.get("/ops/control-loop/stats", access=READ)
+@routes.get(
+    "/ops/control-loop/stats",
+    access=READ,
+    summary="The control loop's replan statistics and policy",
+    responses={200: ControlLoopStats},
+)
 async def control_loop_stats(request: web.Request) -> web.Response:
     return respond(request, await request.app[ORCHESTRATION].control_loop_stats())
 
 
-@routes.get("/assets/{asset_type}", access=READ)
+@routes.get(
+    "/assets/{asset_type}",
+    access=READ,
+    summary="The versions of the assets of one type, with filters",
+    path_params=AssetTypePath,
+    query=AssetListQuery,
+    responses={200: AssetList},
+    errors=(404,),
+)
 async def list_assets(request: web.Request) -> web.Response:
     asset_type = _asset_type(request)
     query = parse_query(request, AssetListQuery)
@@ -140,7 +175,15 @@ async def list_assets(request: web.Request) -> web.Response:
     return respond(request, await request.app[ORCHESTRATION].assets.list(asset_type, query))
 
 
-@routes.post("/assets/{asset_type}", access=WRITE_ASSETS)
+@routes.post(
+    "/assets/{asset_type}",
+    access=WRITE_ASSETS,
+    summary="Create a draft version of an asset (its content checked against the type's schema)",
+    path_params=AssetTypePath,
+    body=AssetCreate,
+    responses={201: Asset},
+    errors=(404, 409),
+)
 async def create_asset(request: web.Request) -> web.Response:
     asset_type = _asset_type(request)
     body = await parse_body(request, AssetCreate)
@@ -149,14 +192,29 @@ async def create_asset(request: web.Request) -> web.Response:
     return respond(request, created, status=201)
 
 
-@routes.get("/assets/{asset_type}/{asset_id}/{version}", access=READ)
+@routes.get(
+    "/assets/{asset_type}/{asset_id}/{version}",
+    access=READ,
+    summary="One version of an asset, with its content",
+    path_params=VersionPath,
+    responses={200: Asset},
+    errors=(404,),
+)
 async def get_asset(request: web.Request) -> web.Response:
     asset_type = _asset_type(request)
     path = parse_path(request, VersionPath)
     return respond(request, await request.app[ORCHESTRATION].assets.get(asset_type, path.asset_id, path.version))
 
 
-@routes.put("/assets/{asset_type}/{asset_id}/{version}", access=WRITE_ASSETS)
+@routes.put(
+    "/assets/{asset_type}/{asset_id}/{version}",
+    access=WRITE_ASSETS,
+    summary="Change a draft version (published and archived versions are immutable: 409)",
+    path_params=VersionPath,
+    body=AssetUpdate,
+    responses={200: Asset},
+    errors=(404, 409),
+)
 async def update_asset(request: web.Request) -> web.Response:
     asset_type = _asset_type(request)
     path = parse_path(request, VersionPath)
@@ -166,7 +224,14 @@ async def update_asset(request: web.Request) -> web.Response:
     return respond(request, updated)
 
 
-@routes.post("/assets/{asset_type}/{asset_id}/{version}/publish", access=WRITE_ASSETS)
+@routes.post(
+    "/assets/{asset_type}/{asset_id}/{version}/publish",
+    access=WRITE_ASSETS,
+    summary="Publish a version: the pipeline uses it from now on; the version published before is archived",
+    path_params=VersionPath,
+    responses={200: Asset},
+    errors=(404,),
+)
 async def publish_asset(request: web.Request) -> web.Response:
     asset_type = _asset_type(request)
     path = parse_path(request, VersionPath)

@@ -45,7 +45,25 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
 
 
 def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string as `model`. A parameter the model does not know is refused rather than ignored: a
+    misspelt filter (`?statuss=failed`) would otherwise answer everything, unfiltered, as if it had applied."""
+    known = _names_of(model)
+    unknown = [name for name in request.query if name not in known]
+    if unknown:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "query", (name,), f"unknown query parameter; known: {', '.join(sorted(known))}", "extra_forbidden"
+                )
+                for name in dict.fromkeys(unknown)
+            ]
+        )
     return _validate("query", model, dict(request.query))
+
+
+def _names_of(model: type[BaseModel]) -> frozenset[str]:
+    """The names a query may use for `model`'s fields: each field's alias where it has one, else its name."""
+    return frozenset(field.alias or name for name, field in model.model_fields.items())
 
 
 def parse_path(request: web.Request, model: type[M]) -> M:

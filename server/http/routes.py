@@ -7,13 +7,20 @@ route on it with its access:
     async def status(request: web.Request) -> web.Response: ...
 
 The declaration (`RouteSpec`: family, access, path, and the family's envelope) goes with the handler, where the
-request pipeline finds it; a handler serves one route.
+request pipeline finds it; a handler serves one route. What the route takes and answers (`Operation`: its summary,
+the pydantic models of its body, query and path, its answers by status, the errors its service raises) is declared
+there too, and the OpenAPI document (server/http/openapi.py) is generated from it:
+
+    @routes.get("/ops/audit", access=Bearer(Scope.OPS_READ), summary="Recent audit entries",
+                query=AuditQuery, responses={200: AuditPage})
+
 At start-up `check_routes` refuses a route that declares nothing (nothing is open by omission) and a route whose
 path the prefix table (server/http/families.py) gives to another family (its errors would reach clients of
 one contract in another's envelope)."""
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -29,11 +36,57 @@ SPEC_ATTRIBUTE = "ops_route_spec"  # where a handler carries its RouteSpec
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """An answer that is not JSON: its media type (the Prometheus exposition, a trace's HTML page)."""
+
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A request header a route reads, with the pattern its value must match (None: any string)."""
+
+    description: str
+    pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What a route takes and answers, for the OpenAPI document. `responses` maps each success status to the type of
+    its payload (a pydantic model, any type pydantic can describe, `Text`, or None for no body): the family's
+    envelope wraps it as it wraps the answer. `errors` are the error statuses the service raises (404, 409, ...);
+    the ones every route of its kind can answer (401/403 by access, 400/422 when it parses input, 413 for a body
+    past the limit, 429, and 503 for a change) are added by the generator. `headers` are request headers the route
+    reads, by name, each a description or a `Header`. `body_required` False: a route that takes no body as an empty
+    one."""
+
+    summary: str = ""
+    responses: Mapping[int, Any] = field(default_factory=dict)
+    body: Any = None
+    query: Any = None
+    path: Any = None
+    errors: tuple[int, ...] = ()
+    headers: Mapping[str, "str | Header"] = field(default_factory=dict)
+    description: str = ""
+    body_required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     family: Family
     access: Access
-    path: str  # as declared: the audit names the route by it ("GET /webhooks/{webhook_id}")
+    path: str  # canonical (no variable regexes): the audit names the route by it ("GET /webhooks/{webhook_id}")
     envelope: Envelope  # the family's, looked up once here rather than on every request
+    operation: Operation | None = field(default=None, compare=False)  # None: not documented (refused by openapi.py)
+
+
+# A path variable with its own regex, `{name:regex}` (the regex may hold `{m,n}` quantifiers).
+_VARIABLE_WITH_REGEX = re.compile(r"\{([^{}:]+):(?:[^{}]|\{[^{}]*\})*\}")
+
+
+def canonical(path: str) -> str:
+    """`path` with each variable's regex dropped, as aiohttp's `resource.canonical`: the name the audit uses."""
+    return _VARIABLE_WITH_REGEX.sub(r"{\1}", path)
 
 
 def spec_of(handler: Any) -> RouteSpec | None:
@@ -48,9 +101,39 @@ class FamilyRoutes:
         self.family = family
         self._table = web.RouteTableDef()
 
-    def route(self, method: str, path: str, *, access: Access, **kwargs: Any) -> Callable[[H], H]:
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        access: Access,
+        summary: str = "",
+        responses: Mapping[int, Any] | None = None,
+        body: Any = None,
+        query: Any = None,
+        path_params: Any = None,
+        errors: tuple[int, ...] = (),
+        headers: Mapping[str, str | Header] | None = None,
+        description: str = "",
+        body_required: bool = True,
+        **kwargs: Any,
+    ) -> Callable[[H], H]:
+        operation = None
+        if responses is not None:
+            operation = Operation(
+                summary,
+                responses,
+                body,
+                query,
+                path_params,
+                errors,
+                headers or {},
+                description=description,
+                body_required=body_required,
+            )
+
         def declare(handler: H) -> H:
-            spec = RouteSpec(self.family, access, path, ENVELOPES[self.family])
+            spec = RouteSpec(self.family, access, canonical(path), ENVELOPES[self.family], operation)
             declared = spec_of(handler)
             if declared is not None and declared != spec:
                 raise ValueError(f"{handler.__name__} serves {declared.path} already: give {path} a handler of its own")

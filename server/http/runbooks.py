@@ -20,7 +20,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from server.http.access import Bearer
 from server.http.audit import Intent, note_audit
@@ -37,7 +37,20 @@ from server.services.runbooks.history import history_page, ops_status
 from server.services.runbooks.service import RunbooksConfig, RunbooksService
 from server.settings import Settings
 from server.storage.runbooks import RunbookRepository
-from shared.runbooks import REQUEST_ID_PATTERN, HistoryQuery, RunbookRequest, RunQuery
+from shared.runbooks import (
+    AbortResponse,
+    ExecuteResponse,
+    FeedOperation,
+    HealthReport,
+    HistoryPage,
+    HistoryQuery,
+    OpsStatus,
+    RequestId,
+    RunbookCommands,
+    RunbookRequest,
+    RunQuery,
+    RunState,
+)
 from shared.scopes import Scope
 
 log = logging.getLogger(__name__)
@@ -54,7 +67,7 @@ EXECUTE = Bearer(Scope.RUNBOOKS_EXECUTE)
 class RunPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str = Field(pattern=REQUEST_ID_PATTERN)
+    request_id: RequestId
 
 
 def setup(app: web.Application) -> None:
@@ -108,6 +121,12 @@ async def _runbooks_service(app: web.Application) -> AsyncIterator[None]:
                 log.exception("runbook token sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)
 
+    # One pass before the server answers: a run its SIGKILLed predecessor left `running` must not hold the
+    # environment while the first requests come in.
+    try:
+        await service.sweep()
+    except Exception:
+        log.exception("runbook token sweep at start-up failed")
     sweeper = asyncio.create_task(sweep(), name="runbook-token-sweep")
     yield
     sweeper.cancel()
@@ -131,7 +150,12 @@ def _server_url(request: web.Request) -> str:
     return f"{'https' if request.secure else 'http'}://{host}:{port}"
 
 
-@routes.get("/api/ops/status", access=READ)
+@routes.get(
+    "/api/ops/status",
+    access=READ,
+    summary="The environment's runbook status: the last run, recent history, health reports and exit codes",
+    responses={200: OpsStatus},
+)
 async def status(request: web.Request) -> web.Response:
     app = request.app
     answer = await ops_status(
@@ -140,7 +164,18 @@ async def status(request: web.Request) -> web.Response:
     return respond(request, answer)
 
 
-@routes.post("/api/ops/runbooks/execute", access=EXECUTE)
+@routes.post(
+    "/api/ops/runbooks/execute",
+    access=EXECUTE,
+    summary="Run a runbook to its end and answer how it ended (its logs and, when measured, the feed's health)",
+    description="One runbook runs at a time per environment: another one running answers 409 naming it. "
+    "`request_id` is the idempotency key: the same id with the same body answers the stored result (the run is "
+    "never repeated), 409 while it still runs, 422 with another body. A run that ended, whatever its status "
+    "(success, failed, timeout, aborted), is answered 200; a runbook whose script is missing or broken 500.",
+    body=RunbookRequest,
+    responses={200: ExecuteResponse},
+    errors=(409, 500),
+)
 async def execute(request: web.Request) -> web.Response:
     body = await parse_body(request, RunbookRequest)
     note_audit(
@@ -166,37 +201,79 @@ async def execute(request: web.Request) -> web.Response:
     return respond(request, executed.body)
 
 
-@routes.get("/api/ops/runbooks", access=READ)
+@routes.get(
+    "/api/ops/runbooks",
+    access=READ,
+    summary="Past and running runs, newest first, without their logs (keyset pages: pass next_cursor as cursor)",
+    query=HistoryQuery,
+    responses={200: HistoryPage},
+)
 async def history(request: web.Request) -> web.Response:
     query = parse_query(request, HistoryQuery)
     return respond(request, await history_page(request.app[RUNBOOK_RUNS], query))
 
 
-@routes.get("/api/ops/runbooks/{request_id}", access=READ)
+# One run's path takes any request id but "execute": the execute operation's path must not also be a run's, or
+# GET there would read a run and OPTIONS there would advertise GET (the router answers 405, Allow: POST).
+RUN_PATH = r"/api/ops/runbooks/{request_id:(?!execute\Z)[^/]+}"
+
+
+@routes.get(
+    RUN_PATH,
+    access=READ,
+    summary="One run as it is now, with its log lines from offset on (pass next_offset back to tail it)",
+    path_params=RunPath,
+    query=RunQuery,
+    responses={200: RunState},
+    errors=(404, 405),  # 405: the request id "execute" (that path is the execute operation's, POST only)
+)
 async def run_state(request: web.Request) -> web.Response:
     path = parse_path(request, RunPath)
     query = parse_query(request, RunQuery)
     return respond(request, await request.app[RUNBOOKS].run_state(path.request_id, query.offset))
 
 
-@routes.post("/api/ops/runbooks/{request_id}/abort", access=EXECUTE)
+@routes.post(
+    "/api/ops/runbooks/{request_id}/abort",
+    access=EXECUTE,
+    summary="Abort a running run: its script is stopped, and the answer says how the run ended",
+    path_params=RunPath,
+    responses={200: AbortResponse},
+    errors=(404, 409),
+)
 async def abort(request: web.Request) -> web.Response:
     path = parse_path(request, RunPath)
     note_audit(request, action="runbook.abort", target=path.request_id)
     return respond(request, await request.app[RUNBOOKS].abort(path.request_id))
 
 
-@routes.get("/api/ops/runbook-commands", access=READ)
+@routes.get(
+    "/api/ops/runbook-commands",
+    access=READ,
+    summary="The runbook commands this server can run, with their descriptions and timeouts",
+    responses={200: RunbookCommands},
+    errors=(500,),
+)
 async def commands(request: web.Request) -> web.Response:
     return respond(request, request.app[RUNBOOKS].commands())
 
 
-@routes.get("/api/ops/feed/health", access=READ)
+@routes.get(
+    "/api/ops/feed/health",
+    access=READ,
+    summary="The market-data feed's health now, against the runbooks' thresholds",
+    responses={200: HealthReport},
+)
 async def feed_health(request: web.Request) -> web.Response:
     return respond(request, request.app[RUNBOOKS].health())
 
 
-@routes.post("/api/ops/feed/failover", access=EXECUTE)
+@routes.post(
+    "/api/ops/feed/failover",
+    access=EXECUTE,
+    summary="Switch the feed to its backup profile: only a running failover runbook's own token may (else 403)",
+    responses={200: FeedOperation},
+)
 async def feed_failover(request: web.Request) -> web.Response:
     note_audit(request, action="feed.failover", target="feed")
     answer = await request.app[FEED_OPERATIONS].failover(principal_of(request))
@@ -204,7 +281,12 @@ async def feed_failover(request: web.Request) -> web.Response:
     return respond(request, answer)
 
 
-@routes.post("/api/ops/feed/failback", access=EXECUTE)
+@routes.post(
+    "/api/ops/feed/failback",
+    access=EXECUTE,
+    summary="Switch the feed back to its primary profile: only a running failback runbook's own token may (else 403)",
+    responses={200: FeedOperation},
+)
 async def feed_failback(request: web.Request) -> web.Response:
     note_audit(request, action="feed.failback", target="feed")
     answer = await request.app[FEED_OPERATIONS].failback(principal_of(request))

@@ -35,7 +35,17 @@ from server.services.webhooks.sink import WebhookSink
 from server.services.webhooks.worker import DeliveryWorker, RetryPolicy
 from server.storage.webhooks import WebhookRepository
 from shared.scopes import Scope
-from shared.webhooks import DeliveryQuery, PageQuery, WebhookCreate
+from shared.webhooks import (
+    Delivery,
+    DeliveryList,
+    DeliveryQuery,
+    PageQuery,
+    Webhook,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookSecret,
+)
 
 routes = FamilyRoutes(Family.ORCHESTRATION)
 WEBHOOKS = web.AppKey("webhooks", WebhookService)
@@ -83,7 +93,16 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
         await guard.close()
 
 
-@routes.post("/webhooks", access=ADMIN)
+@routes.post(
+    "/webhooks",
+    access=ADMIN,
+    summary="Subscribe a URL to orchestration events; the answer carries the signing secret, shown only here",
+    description="The URL must be http(s), name a host and carry no credentials; every address its host resolves to "
+    "must be one webhooks may reach (not loopback, private, link-local, metadata, ... unless the operator allows its "
+    "network), else 422 with `url_not_allowed`.",
+    body=WebhookCreate,
+    responses={201: WebhookCreated},
+)
 async def create_webhook(request: web.Request) -> web.Response:
     body = await parse_body(request, WebhookCreate)
     note_audit(request, action="webhook.create", url=body.url, events=list(body.events))
@@ -92,39 +111,82 @@ async def create_webhook(request: web.Request) -> web.Response:
     return respond(request, created, status=201)
 
 
-@routes.get("/webhooks", access=ADMIN)
+@routes.get(
+    "/webhooks",
+    access=ADMIN,
+    summary="The subscriptions, a page at a time, each with its latest delivery",
+    query=PageQuery,
+    responses={200: WebhookList},
+)
 async def list_webhooks(request: web.Request) -> web.Response:
     return respond(request, await request.app[WEBHOOKS].list(parse_query(request, PageQuery)))
 
 
-@routes.get("/webhooks/{webhook_id}", access=ADMIN)
+@routes.get(
+    "/webhooks/{webhook_id}",
+    access=ADMIN,
+    summary="One subscription (never its secret)",
+    path_params=WebhookPath,
+    responses={200: Webhook},
+    errors=(404,),
+)
 async def get_webhook(request: web.Request) -> web.Response:
     path = parse_path(request, WebhookPath)
     return respond(request, await request.app[WEBHOOKS].get(path.webhook_id))
 
 
-@routes.delete("/webhooks/{webhook_id}", access=ADMIN)
+@routes.delete(
+    "/webhooks/{webhook_id}",
+    access=ADMIN,
+    summary="Remove a subscription with its delivery log; answers the subscription as it was",
+    path_params=WebhookPath,
+    responses={200: Webhook},
+    errors=(404,),
+)
 async def delete_webhook(request: web.Request) -> web.Response:
     path = parse_path(request, WebhookPath)
     note_audit(request, action="webhook.delete", target=path.webhook_id)
     return respond(request, await request.app[WEBHOOKS].delete(path.webhook_id))
 
 
-@routes.post("/webhooks/{webhook_id}/rotate-secret", access=ADMIN)
+@routes.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    access=ADMIN,
+    summary="A new signing secret, shown once; the previous one signs too until `previous_secret_expires_at`",
+    path_params=WebhookPath,
+    responses={200: WebhookSecret},
+    errors=(404,),
+)
 async def rotate_secret(request: web.Request) -> web.Response:
     path = parse_path(request, WebhookPath)
     note_audit(request, action="webhook.rotate_secret", target=path.webhook_id)
     return respond(request, await request.app[WEBHOOKS].rotate_secret(path.webhook_id))
 
 
-@routes.get("/webhooks/{webhook_id}/deliveries", access=ADMIN)
+@routes.get(
+    "/webhooks/{webhook_id}/deliveries",
+    access=ADMIN,
+    summary="A subscription's deliveries, newest first, each with its attempt log",
+    path_params=WebhookPath,
+    query=DeliveryQuery,
+    responses={200: DeliveryList},
+    errors=(404,),
+)
 async def list_deliveries(request: web.Request) -> web.Response:
     path = parse_path(request, WebhookPath)
     query = parse_query(request, DeliveryQuery)
     return respond(request, await request.app[WEBHOOKS].deliveries(path.webhook_id, query))
 
 
-@routes.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", access=ADMIN)
+@routes.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    access=ADMIN,
+    summary="Queue a finished delivery again, due now, with a fresh budget of attempts",
+    description="409 when the subscription is disabled or the delivery is still pending.",
+    path_params=DeliveryPath,
+    responses={202: Delivery},
+    errors=(404, 409),
+)
 async def redeliver(request: web.Request) -> web.Response:
     path = parse_path(request, DeliveryPath)
     note_audit(request, action="webhook.redeliver", target=f"{path.webhook_id}/{path.delivery_id}")

@@ -188,6 +188,7 @@ _TRACES = "orch_traces AS t"
 _SEARCHED = "orch_traces_search CROSS JOIN orch_traces AS t ON t.seq = orch_traces_search.rowid"
 _MATCH_NEWEST_FIRST = "ORDER BY orch_traces_search.rowid DESC"
 _FIRST_SEQ = -(2**63)
+_LAST_SEQ = 2**63 - 1
 # A word too short for the trigram index is matched on the row's question and feature: the columns before the
 # body, so the scan never follows a body's overflow pages (a one- or two-letter word names no tool anyway).
 _TEXT_LIKE = "(t.question LIKE ? ESCAPE '\\' OR t.feature LIKE ? ESCAPE '\\')"
@@ -372,12 +373,13 @@ def _search(query: TraceListQuery) -> _Search:
         )
     match: list[str] = ["orch_traces_search MATCH ?"]
     match_params: list[Any] = [expression]
+    # A time a few centuries away has a key past SQLite's 64-bit integers: bounded to them, it bounds as well.
     if query.from_ is not None:
         match.append("orch_traces_search.rowid >= ?")
-        match_params.append(order_key(query.from_))
+        match_params.append(_in_range(order_key(query.from_)))
     if query.to is not None:
         match.append("orch_traces_search.rowid < ?")
-        match_params.append(order_key(query.to))
+        match_params.append(_in_range(order_key(query.to)))
     equal, equal_params = _equal(query)
     return _Search(
         _SEARCHED,
@@ -387,6 +389,10 @@ def _search(query: TraceListQuery) -> _Search:
         [*equal_params, *like_params],
         _MATCH_NEWEST_FIRST,
     )
+
+
+def _in_range(key: int) -> int:
+    return min(max(key, _FIRST_SEQ), _LAST_SEQ)
 
 
 def search_terms(q: str) -> tuple[str | None, list[str]]:

@@ -18,8 +18,9 @@ QueryParams = Mapping[str, str | int | float | bool]
 
 
 def query_params(query: BaseModel) -> dict[str, Any]:
-    """A query model as URL parameters: its fields by name, those left unset (None) out."""
-    return query.model_dump(mode="json", exclude_none=True)
+    """A query model as URL parameters: its fields by the names the server reads (an alias where a field has one:
+    `from`), those left unset (None) out."""
+    return query.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 def new_request_id() -> str:

@@ -128,6 +128,23 @@ async def test_a_render_is_stored_shown_with_the_trace_and_audited(ops: Ops) -> 
         ({"blocks": [], "extra": 1}, ["body", "extra"]),
         ({"blocks": [], "meta": []}, ["body", "meta"]),
         ({"blocks": [TABLE] * (UI_RENDER_MAX_BLOCKS + 1)}, ["body", "blocks"]),
+        ({"blocks": [{"content": {"text": "no type"}}]}, ["body", "blocks", 0]),  # the schema requires `type`
+        # What the schema says a point is (a date-time string, a number), not what pydantic would also read.
+        (
+            {"blocks": [{"type": "timeseries", "content": {"metric": "m", "points": [{"timestamp": 0, "value": 1}]}}]},
+            ["body", "blocks", 0, "timeseries", "content", "points", 0, "timestamp"],
+        ),
+        (
+            {
+                "blocks": [
+                    {
+                        "type": "timeseries",
+                        "content": {"metric": "m", "points": [{"timestamp": "2026-01-22T10:00:00Z", "value": "1.5"}]},
+                    }
+                ]
+            },
+            ["body", "blocks", 0, "timeseries", "content", "points", 0, "value"],
+        ),
     ],
 )
 async def test_an_invalid_render_is_422_naming_the_field(ops: Ops, body: dict[str, Any], loc: list[Any]) -> None:

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import ClientResponse
 from ops_constants import ADMIN_TOKEN
 from orchestration_support import ask, draft, never_answers, replace_tool, with_timeouts
+from server_support import bearer
 
 from server.http.inspector import REGRESSIONS
 from server.http.orchestration import ORCHESTRATION
@@ -214,6 +215,15 @@ async def test_an_unknown_analysis_is_404(ops: Ops) -> None:
     body = await response.json()
     assert response.status == 404 and body["details"]["code"] == "analysis_not_found"
     assert body["error"] == "no regression analysis 'reg_nope'"
+    # The POST-only paths beside it are not analyses' names: GET on them is 405 and Allow names POST alone
+    # (as the OpenAPI document says), not a search for an analysis called "analyze".
+    for path in ("analyze", "stage-compare"):
+        for method in ("GET", "OPTIONS"):
+            response = await ops.client.request(method, f"/inspector/regression/{path}", headers=bearer(ADMIN_TOKEN))
+            assert response.status == 405 and response.headers["Allow"] == "POST", (method, path)
+            assert (await response.json())["code"] == 405
+    # The route's regex is no part of its name in the audit.
+    assert "GET /inspector/regression/{analysis_id}" in [row["action"] for row in await ops.audit_rows()]
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,10 @@ async def test_the_text_search_finds_the_question_feature_and_tools_in_any_case(
     assert [t["trace_id"] for t in second["traces"]] == [korean] and second["total"] == 3
     for odd in ('"', "%", "__", "a*", "NEAR(", "'; DROP"):  # literal, never syntax or wildcards
         assert await found(odd) == []
+    # Bounds centuries away (their index keys are past SQLite's 64-bit integers) bound the search all the same.
+    assert await found("databases", **{"from": "1378-04-15T08:38:41Z", "to": "9999-12-31T00:00:00Z"}) == [databases]
+    assert await found("databases", **{"from": "2263-01-01T00:00:00Z"}) == []
+    assert await found("databases", to="1600-01-01T00:00:00Z") == []
 
 
 async def test_a_search_is_newest_first_whatever_order_the_traces_were_saved_in(
@@ -257,6 +261,9 @@ async def test_a_search_of_short_words_reads_only_the_newest_traces(
     [
         ({"from": "yesterday"}, "from"),
         ({"to": "2026-13-01T00:00:00Z"}, "to"),
+        ({"to": "0.5"}, "to"),  # pydantic would read a number as seconds since 1970
+        ({"from": "1772323200"}, "from"),
+        ({"from": "2026-03-01"}, "from"),  # a date alone is not a date-time
         ({"from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z"}, None),
         ({"from": "2026-03-02T00:00:00Z", "to": "2026-03-02T00:00:00Z"}, None),
         ({"limit": "0"}, "limit"),

@@ -236,6 +236,14 @@ async def test_an_override_of_an_unknown_version_is_404(ops: Ops) -> None:
             {"question": "서버", "context": {"asset_overrides": {"policy": "latest"}}},
             ["body", "context", "asset_overrides", "policy"],
         ),
+        (
+            {"question": "서버", "context": {"asset_overrides": {"prompt": ""}}},
+            ["body", "context", "asset_overrides", "prompt"],
+        ),
+        (
+            {"question": "서버", "context": {"test_mode": 0}},
+            ["body", "context", "test_mode"],
+        ),  # a boolean, as documented
     ],
 )
 async def test_an_invalid_body_is_422_naming_the_field(ops: Ops, body: dict[str, Any], loc: list[Any]) -> None:

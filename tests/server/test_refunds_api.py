@@ -6,6 +6,7 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient
 from live_support import add_request, add_requests, live
+from ops_constants import ADMIN_TOKEN
 from server_support import Ops, bearer
 
 from server.clock import ManualClock
@@ -135,9 +136,39 @@ async def test_the_ledger_filters_by_status_decision_and_time(ops: Ops, clock: M
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": "0"}, {"limit": "201"}, {"cursor": "abc"}, {"status": "lost"}, {"decision": "MAYBE"}, {"x": "1"}],
+    [
+        {"limit": "0"},
+        {"limit": "201"},
+        {"cursor": "abc"},
+        {"cursor": "9" * 19},  # past SQLite's integers: was a 500
+        {"status": "lost"},
+        {"decision": "MAYBE"},
+        {"x": "1"},
+        {"since": "0.5"},  # not a date-time, though pydantic alone takes it as Unix seconds: was a 200
+        {"until": "2026-01-01T00:00:00"},  # no offset: was read as the server's local time
+        {"until": "2026-01-01"},
+    ],
 )
 async def test_bad_ledger_parameters_are_400(ops: Ops, params: dict[str, str]) -> None:
     response = await ops.get(LEDGER, params=params)
     assert response.status == 400
     assert isinstance((await response.json())["detail"], list)
+
+
+async def test_a_refused_process_once_is_on_record_as_not_run(ops: Ops) -> None:
+    entry = await add_request(ops.app)
+    assert (await ops.client.post(PROCESS, json={"entry_id": entry}, headers=bearer(ADMIN_TOKEN))).status == 200
+    again = await ops.client.post(PROCESS, json={"entry_id": entry}, headers=bearer(ADMIN_TOKEN))
+    missing = await ops.client.post(PROCESS, json={"entry_id": 999}, headers=bearer(ADMIN_TOKEN))
+    assert (again.status, missing.status) == (409, 404)
+    rows = [r for r in await ops.audit_rows() if r["action"] in ("refund.process", "refunds.process_once")]
+    assert [(r["action"], r["outcome"], r["status"]) for r in rows] == [
+        ("refund.process", "executing", 0),
+        ("refunds.process_once", "ok", 200),
+        ("refund.process", "executing", 0),
+        ("refund.process", "not_executed", 409),
+        ("refunds.process_once", "entry_not_pending", 409),
+        ("refund.process", "executing", 0),
+        ("refund.process", "not_executed", 404),
+        ("refunds.process_once", "entry_not_found", 404),
+    ]

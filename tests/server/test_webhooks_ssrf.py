@@ -86,6 +86,8 @@ def test_public_addresses_and_allowed_networks_pass() -> None:
         ("file:///etc/passwd", "http or https"),
         ("http:///nohost", "name a host"),
         ("http://user:pass@example.com/", "credentials"),
+        ("http://a..b/hook", "not a valid host name"),  # IDNA refuses the empty label: was a 500
+        ("http://" + "a" * 64 + ".example/", "not a valid host name"),
     ],
 )
 async def test_a_subscription_to_a_refused_url_is_invalid(client: TestClient, url: str, said: str) -> None:

@@ -1,5 +1,7 @@
 """Reads of past runs: keyset pages of the history, and `GET /api/ops/status` as contract 2 shows it."""
 
+import re
+
 from server.errors import FieldError, ValidationFailed
 from server.services.runbooks.views import run_view
 from server.storage.runbooks import RunbookRepository
@@ -9,8 +11,12 @@ STATUS_HISTORY = 10  # runs in the status's `runbook_history`
 STATUS_HEALTH = 20  # reports in its `health_by_request`
 
 
+# A run's key as the history gives it out: ASCII digits (str.isdigit() takes '²' and '١٢٣' too), an SQLite integer.
+_CURSOR = re.compile(r"[1-9][0-9]{0,18}")
+
+
 def _cursor(value: str) -> int:
-    if not value.isdigit():
+    if not _CURSOR.fullmatch(value) or int(value) >= 2**63:
         raise ValidationFailed([FieldError("query", ("cursor",), "not a cursor this server gave", "cursor_invalid")])
     return int(value)
 

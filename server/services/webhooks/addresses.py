@@ -127,6 +127,8 @@ class AddressGuard:
             raise AddressRefused(f"{host} does not resolve within {LOOKUP_SECONDS:g} s") from None
         except OSError as exc:
             raise AddressRefused(f"{host} does not resolve: {exc.strerror or exc}") from None
+        except UnicodeError:  # IDNA cannot encode it (an empty or 64+ character label, a lone surrogate)
+            raise AddressRefused(f"{host!r} is not a valid host name") from None
         if not found:
             raise AddressRefused(f"{host} does not resolve")
         return found
