@@ -13,6 +13,7 @@ from aiohttp import web
 
 from server.errors import OpsError
 from server.http.context import RequestContext, context_of
+from server.http.errors import busy_error
 from server.http.request_metrics import REQUEST_COUNTER
 from server.keys import AUDIT, CLOCK
 from server.storage.audit import AuditRecord
@@ -63,6 +64,9 @@ def record_failure(
         return record_response(app, request, context, exc.status, exc.code)
     if isinstance(exc, web.HTTPException):
         return record_response(app, request, context, exc.status)
+    busy = busy_error(exc)  # answered 503 database_busy (and logged) by the errors stage: on record the same
+    if busy is not None:
+        return record_response(app, request, context, busy.status, busy.code)
     return record_response(app, request, context, 500, "internal_error")
 
 

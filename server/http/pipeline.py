@@ -25,13 +25,15 @@ from aiohttp.typedefs import Handler, Middleware
 from server.http.access import Bearer, MetricsToken, authorize
 from server.http.audit import record_failure, record_response
 from server.http.auth import identify_cached
-from server.http.errors import response_for_error
+from server.http.errors import change_not_audited, response_for_error
 from server.http.rate_limit import enforce_rate_limit, identify_within_failure_budget
 from server.http.request_id import begin_request
 from server.http.request_metrics import observe_request
 from server.http.response_headers import add_response_headers
 from server.http.routes import spec_of
+from server.keys import SETTINGS
 from server.services.tokens import NotCached, Principal
+from server.storage.audit_writer import AuditWriteFailed
 
 
 def request_pipeline(app: web.Application) -> Middleware:
@@ -62,6 +64,7 @@ def request_pipeline(app: web.Application) -> Middleware:
             enforce_rate_limit(app, request, context, principal)
             try:
                 authorize(app, request, access, principal)
+                _refuse_declared_oversize(request)
                 response = await handler(request)
             except Exception as exc:
                 committed = record_failure(app, request, context, exc)
@@ -70,10 +73,20 @@ def request_pipeline(app: web.Application) -> Middleware:
                 raise
             committed = record_response(app, request, context, response.status)
             if committed is not None:
-                await committed
+                try:
+                    await committed
+                except AuditWriteFailed as exc:
+                    if response.status >= 400:  # refused: nothing was changed, the audit's own error stands
+                        raise
+                    raise change_not_audited(request, exc) from exc
         except web.HTTPException as exc:
             if exc.status >= 400:
                 response = response_for_error(request, exc)
+                if isinstance(exc, _DeclaredOversize):
+                    # Connection: close. The client is told to stop sending the body; the connection is not kept
+                    # alive for another request after it. (aiohttp still reads and discards what arrives until
+                    # then, for at most its lingering time of 10 s, so the client reads the 413, not a reset.)
+                    response.force_close()
             else:  # a redirect: aiohttp sends the exception itself
                 add_response_headers(request, context, exc)
                 observe_request(app, request, context, exc.status, started)
@@ -86,3 +99,18 @@ def request_pipeline(app: web.Application) -> Middleware:
         return response
 
     return pipeline
+
+
+class _DeclaredOversize(web.HTTPRequestEntityTooLarge):
+    """A request refused for the body length it declares, before any of the body is read."""
+
+
+def _refuse_declared_oversize(request: web.Request) -> None:
+    """A body declared past the limit is refused (413) before the handler runs, and the answer closes the
+    connection. aiohttp enforces the limit only when a handler reads the body, so a route that takes none (rotate a
+    secret, delete, abort) acted on a request the server would refuse to read. Only a declared length is checked
+    here: a chunked body (no Content-Length) is refused by that limit only on a route that reads it; a route that
+    reads none runs and leaves it unread, as it would a body within the limit."""
+    length = request.content_length
+    if length is not None and length > (limit := request.app[SETTINGS].max_body_bytes):
+        raise _DeclaredOversize(limit, length)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from server.storage import audit_checkpoints
+from server.storage import audit_checkpoints, database
 from server.storage.audit import GENESIS_HASH, ROWS_PER_STATEMENT, AuditRecord, insert_sql, link
 from server.storage.audit_keys import AuditKey
 
@@ -26,7 +26,7 @@ class AuditAppender:
     ) -> None:
         # The server's Database made the file, its schema and WAL mode before any appender opens it.
         self._conn = sqlite3.connect(path, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.execute(f"PRAGMA busy_timeout={database.BUSY_TIMEOUT_MS}")
         # FULL: a committed entry (a command's) survives power loss, not only a crash.
         self._conn.execute("PRAGMA synchronous=FULL")
         # (entry id, hash) of the newest entry, as far as this appender knows.

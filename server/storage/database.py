@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable
 from importlib import resources
 from pathlib import Path
@@ -15,6 +16,24 @@ import aiosqlite
 MIGRATIONS_PACKAGE = "server.storage.migrations"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+# How long a statement waits for another connection's write lock before SQLite gives up with "database is locked"
+# (SQLITE_BUSY). Every connection to the database file uses it, the audit writer's too.
+BUSY_TIMEOUT_MS = 5000
+
+
+def database_busy(exc: BaseException | None) -> bool:
+    """Whether `exc`, or what caused it, is SQLite's busy (SQLITE_BUSY, "database is locked"): another connection
+    held the lock past the busy timeout. Such a write did not happen and may well succeed shortly; it is no defect
+    of this server. SQLITE_LOCKED ("database table is locked") is not: it is a conflict on one connection (a
+    statement left open while another changes the table), a defect of ours, which waiting does not cure."""
+    while exc is not None:
+        if isinstance(exc, sqlite3.OperationalError):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None:
+                return code & 0xFF == sqlite3.SQLITE_BUSY  # extended codes keep the primary one in their low byte
+            return str(exc).startswith("database is locked")
+        exc = exc.__cause__
+    return False
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -87,6 +106,9 @@ class Database:
         self._reader: ReadConnection | None = None
         self._long_reads: ReadConnection | None = None
         self._write_lock = asyncio.Lock()
+        # When the last write failed busy (another connection held the write lock), if it did: None once a write
+        # got the lock or failed otherwise.
+        self._busy_since: float | None = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -127,7 +149,7 @@ class Database:
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await _pragma(conn, "busy_timeout=5000")
+        await _pragma(conn, f"busy_timeout={BUSY_TIMEOUT_MS}")
         # FULL: a commit (a command's audit entry, a used confirm token) survives power loss, not only a crash.
         await _pragma(conn, "synchronous=FULL")
         await _pragma(conn, "foreign_keys=ON")
@@ -161,11 +183,31 @@ class Database:
         return done
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer, under the write lock. While another connection holds the database's write lock, each write
+        waits the busy timeout before failing; writes that queued behind one that failed so fail at once (with
+        the same busy error) rather than wait it out one after another: a burst of N writes would otherwise
+        answer only after N busy timeouts. Only behind a busy failure of the last busy timeout: a write that finds
+        the lock free, or queued behind anything else (a success, any other failure, a busy failure older than
+        that), always tries."""
+        queued = self._write_lock.locked()
         async with self._write_lock:
-            conn = self.conn
+            busy_since = self._busy_since
+            if queued and busy_since is not None and time.monotonic() - busy_since < BUSY_TIMEOUT_MS / 1000:
+                raise sqlite3.OperationalError("database is locked (the write before this one found it locked)")
+            try:
+                yield self.conn
+            except BaseException as exc:
+                self._busy_since = time.monotonic() if database_busy(exc) else None
+                raise
+            self._busy_since = None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._writing() as conn:
             try:
                 await conn.execute("BEGIN IMMEDIATE")
+                self._busy_since = None  # the write lock is ours: whatever the busy was, it is over
                 yield conn
             except BaseException:
                 # Even when cancelled mid-BEGIN the statement still runs on the connection's thread; a ROLLBACK
@@ -185,8 +227,8 @@ class Database:
         the database thread instead of three. Returns the affected row count. A caller cancelled while waiting
         cannot tell whether it ran: the statement still runs to the end on the database thread (before anything
         the writer does next, as the thread takes its work in order)."""
-        async with self._write_lock:
-            cursor = await self.conn.execute(sql, tuple(params))
+        async with self._writing() as conn:
+            cursor = await conn.execute(sql, tuple(params))
             return cursor.rowcount
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:

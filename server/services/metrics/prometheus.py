@@ -7,6 +7,7 @@ empty `result`, not an error; errors are `{"status": "error", "errorType", "erro
 is answered as our 422 on `step_seconds`, never forwarded); and a Prometheus that cannot be reached, or answers
 something else, makes the values stale with a note saying why, never a 500."""
 
+import asyncio
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -53,6 +54,7 @@ class PrometheusSource:
         self.base_url = base_url.rstrip("/")
         self._clock = clock
         self._sample_seconds = sample_seconds
+        self._timeout = timeout
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
@@ -142,7 +144,13 @@ class PrometheusSource:
     async def _api(self, path: str, params: dict[str, str]) -> Any:
         """The `data` of a successful answer; PrometheusUnavailable (or our 422 for its points limit) otherwise."""
         try:
-            response = await self._http.get(path, params=params)
+            # httpx's timeout bounds each read, not the answer: one that trickles in would be waited on forever.
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.get(path, params=params)
+        except TimeoutError:
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.base_url} did not answer within {self._timeout:g} s"
+            ) from None
         except httpx.TransportError as exc:
             raise PrometheusUnavailable(
                 f"Prometheus at {self.base_url} cannot be reached: {describe_transport_error(exc)}"

@@ -19,6 +19,9 @@ from server.storage.database import Database
 from server.storage.metrics import MetricsRepository
 from shared.metrics import MetricsSummary, TimeseriesQuery, TimeseriesResponse
 
+# The longest a summary or timeseries waits for Prometheus before its values are answered stale.
+PROMETHEUS_TIMEOUT_SECONDS = 5.0
+
 
 class MetricsService:
     def __init__(
@@ -82,7 +85,9 @@ async def running_metrics(
     source: EmbeddedSource | PrometheusSource
     task: asyncio.Task[None] | None = None
     if prometheus_url:
-        source = PrometheusSource(prometheus_url, clock, sample_seconds=sample_seconds)
+        source = PrometheusSource(
+            prometheus_url, clock, sample_seconds=sample_seconds, timeout=PROMETHEUS_TIMEOUT_SECONDS
+        )
     else:
         source = EmbeddedSource(repository, clock, sample_seconds=sample_seconds, raw_seconds=sampler.raw_seconds)
         task = asyncio.create_task(sampler.run(sample_seconds), name="metrics-sampler")

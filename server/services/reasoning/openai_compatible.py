@@ -44,6 +44,7 @@ class OpenAICompatibleReasoner:
         self._url = completions_url(url)
         self._retries = retries
         self._backoff = backoff_seconds
+        self._timeout = timeout_seconds
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(timeout=timeout_seconds, headers=headers, transport=transport)
         self._last: tuple[bool, str] | None = None
@@ -77,8 +78,10 @@ class OpenAICompatibleReasoner:
 
     async def _call(self, body: dict[str, Any], started: float, attempt: int) -> ReasoningResult:
         try:
-            response = await self._http.post(self._url, json=body)
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read, not the answer: one that trickles in would be waited on forever.
+            async with asyncio.timeout(self._timeout):
+                response = await self._http.post(self._url, json=body)
+        except (TimeoutError, httpx.TimeoutException):
             raise _Retry(f"the reasoner at {self._url} timed out") from None
         except httpx.TransportError as exc:
             raise _Retry(f"cannot reach the reasoner at {self._url}: {type(exc).__name__}") from None
