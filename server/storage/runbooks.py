@@ -34,6 +34,8 @@ class StoredRun:
     token_name: str | None
     token_expires_at: datetime | None
     abort_requested: bool
+    owner: str | None  # the server process running it (`namespace:pid:nonce`), None for runs from before owners
+    script_pgid: int | None  # its script's process group: 0 while the script is being started, None before
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class NewRun:
     started_at: datetime
     token_name: str | None
     token_expires_at: datetime | None
+    owner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,8 @@ def _run(row: sqlite3.Row) -> StoredRun:
         token_name=row["token_name"],
         token_expires_at=_time(row["token_expires_at"]),
         abort_requested=bool(row["abort_requested"]),
+        owner=row["owner"],
+        script_pgid=row["script_pgid"],
     )
 
 
@@ -125,7 +130,8 @@ class RunbookRepository:
                 return Busy(_run(row))
             cursor = await conn.execute(
                 "INSERT INTO runbook_runs (request_id, environment, command, fingerprint, request, principal, "
-                "status, started_at, token_name, token_expires_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                "status, started_at, token_name, token_expires_at, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
                 (
                     new.request_id,
                     new.environment,
@@ -136,6 +142,7 @@ class RunbookRepository:
                     iso(new.started_at),
                     new.token_name,
                     iso(new.token_expires_at) if new.token_expires_at else None,
+                    new.owner,
                 ),
             )
             run_id = cursor.lastrowid
@@ -244,6 +251,19 @@ class RunbookRepository:
             "SELECT * FROM runbook_runs WHERE health IS NOT NULL ORDER BY run_id DESC LIMIT ?", (limit,)
         )
         return [_run(r) for r in rows]
+
+    async def running_with_owner(self) -> list[StoredRun]:
+        """The runs marked running that name the process running them."""
+        rows = await self._db.fetchall("SELECT * FROM runbook_runs WHERE status = 'running' AND owner IS NOT NULL")
+        return [_run(r) for r in rows]
+
+    async def script_starting(self, run_id: int) -> None:
+        """The run's script is about to be started: until its process group is recorded, it may be running."""
+        await self._db.execute("UPDATE runbook_runs SET script_pgid = 0 WHERE run_id = ?", (run_id,))
+
+    async def script_started(self, run_id: int, pgid: int) -> None:
+        """The run's script runs in process group `pgid` (of the owner's PID namespace)."""
+        await self._db.execute("UPDATE runbook_runs SET script_pgid = ? WHERE run_id = ?", (pgid, run_id))
 
     async def tokens_expired(self, now: datetime) -> list[StoredRun]:
         """Runs past their deadline (`token_expires_at`) whose token is not yet revoked."""

@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from server.services.runbooks.manifest import ManifestError, RunbookSpec
 Level = Literal["INFO", "WARN", "ERROR"]
 Outcome = Literal["success", "failed", "timeout", "aborted"]
 OnLine = Callable[[Level, str], None]
+OnStarted = Callable[[int], Awaitable[None]]  # the script's process group id, as soon as it runs
 
 _PREFIXES: tuple[tuple[str, Level], ...] = (
     ("INFO", "INFO"),
@@ -69,8 +70,12 @@ class RunbookExecutor:
         env: Mapping[str, str],
         on_line: OnLine,
         abort: asyncio.Event,
+        *,
+        on_started: OnStarted | None = None,
     ) -> ProcessResult:
-        """Run `spec`'s script to its end, its timeout or `abort`. Raises ManifestError when it cannot start."""
+        """Run `spec`'s script to its end, its timeout or `abort`. Raises ManifestError when it cannot start.
+        `on_started(pgid)` is awaited once the script runs (its process group is its pid): should it fail, the
+        script is ended and the failure raised."""
         if not spec.script.is_file():
             raise ManifestError(f"runbook script for '{spec.command}' not found: {spec.script}")
         if spec.script.suffix != ".py" and not os.access(spec.script, os.X_OK):
@@ -87,6 +92,14 @@ class RunbookExecutor:
             )
         except OSError as exc:
             raise ManifestError(f"runbook script for '{spec.command}' cannot start: {exc.strerror or exc}") from None
+        if on_started is not None:
+            try:
+                await on_started(process.pid)
+            except BaseException:
+                _signal_group(process.pid, signal.SIGKILL)
+                with contextlib.suppress(Exception):
+                    await process.wait()
+                raise
         health: list[dict[str, Any]] = []
 
         def stdout_line(line: str) -> None:

@@ -5,11 +5,13 @@ revoked when it ends; and reads the runs back (one run and its logs, history pag
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import secrets
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,6 +44,97 @@ log = logging.getLogger(__name__)
 # to the server that ran it.
 TOKEN_MARGIN_SECONDS = 30.0
 TOKEN_NAME_PREFIX = "runbook:"
+# How often an orphaned run's script (its server died) is looked at until it ends.
+ORPHAN_POLL_SECONDS = 0.25
+
+# Which server process runs a run: `namespace:pid:nonce`. The namespace names the PID namespace the pid is of — host,
+# boot and the namespace's inode — so that only a process of that same namespace judges the pid (replicas in
+# containers sharing a hostname do not share pids); "unknown" when it cannot be told, and then never judged. The
+# nonce is drawn once per process (again in a forked child), so a later process given a dead one's pid is not
+# taken for it.
+UNKNOWN_NAMESPACE = "unknown"
+_PROCESS_NONCE = secrets.token_hex(8)
+
+
+def _new_nonce() -> None:
+    global _PROCESS_NONCE
+    _PROCESS_NONCE = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_nonce)
+
+
+@functools.cache
+def pid_namespace() -> str:
+    """This process's PID namespace, for as long as the machine is up: host/boot id/namespace inode."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        inode = os.stat("/proc/self/ns/pid").st_ino
+        ours = os.readlink("/proc/self") == str(os.getpid())  # /proc is of this namespace
+    except (OSError, ValueError):
+        return UNKNOWN_NAMESPACE
+    host = socket.gethostname().replace(":", "_").replace("/", "_")
+    if not boot or not ours or ":" in boot or "/" in boot:
+        return UNKNOWN_NAMESPACE
+    return f"{host}/{boot}/{inode}"
+
+
+def process_owner() -> str:
+    return f"{pid_namespace()}:{os.getpid()}:{_PROCESS_NONCE}"
+
+
+def owner_gone(owner: str, me: str) -> bool:
+    """Whether the server process `owner` names has ended, as far as process `me` can tell: only a process of the
+    same PID namespace (same host, same boot) can tell it dead (no process has its pid, or `me` has it, so it was
+    an earlier process's). Anything else — another namespace, an unknown one, a live pid — is left to the run's
+    token expiry."""
+    try:
+        space, pid_text, nonce = owner.rsplit(":", 2)
+        my_space, my_pid, my_nonce = me.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if space != my_space or space == UNKNOWN_NAMESPACE or pid <= 0:
+        return False
+    if pid_text == my_pid:
+        return nonce != my_nonce
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, someone else's: alive
+        return False
+    return False
+
+
+def group_gone(pgid: int) -> bool:
+    """Whether no live process is left in process group `pgid` (of this process's PID namespace): none at all, or
+    only zombies (a script whose server died is re-parented; a PID 1 that does not reap leaves it a zombie).
+    Nothing is ever signalled but the existence check: the id may have been reused."""
+    if pgid <= 0:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass  # it exists (someone else's)
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rfind(")") + 1 :].split()
+        if len(fields) >= 3 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return False
+    return True
+
 
 BeforeExecute = Callable[[], Awaitable[None]]
 OnFinished = Callable[[str, str, int | None], Awaitable[None]]  # command, status, exit code
@@ -104,6 +197,7 @@ class RunbooksService:
         self._executor = executor or RunbookExecutor(kill_grace_seconds=config.kill_grace_seconds)
         self._running: dict[int, tuple[asyncio.Task[Executed], asyncio.Event]] = {}
         self._on_finished: list[OnFinished] = []
+        self._watching: dict[int, asyncio.Task[None]] = {}
 
     @property
     def environment(self) -> str:
@@ -170,6 +264,7 @@ class RunbooksService:
                 started_at=now,
                 token_name=token_name,
                 token_expires_at=expires,
+                owner=process_owner(),
             )
         )
         if isinstance(claim, Busy):
@@ -236,7 +331,17 @@ class RunbooksService:
                 token_made = True
                 env = script_environment(request, server_url=server_url, token=token, host_env=os.environ)
                 run_log.add("INFO", f"running {spec.script.name} (timeout {spec.timeout_seconds:g} s)")
-                result = await self._executor.run(spec, script_arguments(request), env, run_log.add, abort)
+                # Until its process group is recorded, a script may be running: a run left behind by a server that
+                # died meanwhile is ended only by its token's expiry.
+                await self._repository.script_starting(run_id)
+                result = await self._executor.run(
+                    spec,
+                    script_arguments(request),
+                    env,
+                    run_log.add,
+                    abort,
+                    on_started=lambda pgid: self._script_started(run_id, pgid),
+                )
         except ManifestError as exc:
             broken = str(exc)
         except Exception:
@@ -247,11 +352,21 @@ class RunbooksService:
             if token_made and token_name is not None:
                 with contextlib.suppress(NotFound):
                     await self._tokens.revoke(token_name)
+        # The sweep is done with the run only once its end is recorded (a ScriptFailure is recorded too): should
+        # recording fail (the database busy), its token's expiry stays for the sweep to end it.
         try:
-            return await self._finish(run_id, request, run_log, result, broken)
-        finally:
-            # Only once the run is recorded as ended: until then the sweep would end it if this server died.
+            executed = await self._finish(run_id, request, run_log, result, broken)
+        except ScriptFailure:
             await self._repository.token_revoked(run_id)
+            raise
+        await self._repository.token_revoked(run_id)
+        return executed
+
+    async def _script_started(self, run_id: int, pgid: int) -> None:
+        try:
+            await self._repository.script_started(run_id, pgid)
+        except Exception:  # the run goes on; should this server die, its token's expiry ends it
+            log.warning("runbook run %s: its script's process group could not be recorded", run_id, exc_info=True)
 
     async def _finish(
         self,
@@ -289,7 +404,7 @@ class RunbooksService:
             response_status, body = 500, broken.encode()
         else:
             response_status, body = 200, ExecuteResponse(runbook=view, health=health).model_dump_json().encode()
-        await self._repository.finish(
+        recorded = await self._repository.finish(
             run_id,
             status=status,
             exit_code=exit_code,
@@ -298,11 +413,31 @@ class RunbooksService:
             response_status=response_status,
             response_body=body,
         )
+        if not recorded:  # another process (a sweep) ended it first and told its observers: answer what it recorded
+            return self._recorded_end(await self._repository.by_id(run_id), stored, body, status, exit_code, broken)
         for callback in self._on_finished:
             try:
                 await callback(request.command, status, exit_code)
             except Exception:  # the run is recorded and answered whatever its observers do
                 log.exception("a runbook observer failed on %s", request.request_id)
+        if broken is not None:
+            raise ScriptFailure(broken)
+        return Executed(stored.request_id, body, status, exit_code, replayed=False)
+
+    @staticmethod
+    def _recorded_end(
+        ended: StoredRun | None,
+        stored: StoredRun,
+        body: bytes,
+        status: str,
+        exit_code: int | None,
+        broken: str | None,
+    ) -> Executed:
+        if ended is not None and ended.response_status is not None:
+            answer = ended.response_body or b""
+            if ended.response_status >= 500:
+                raise ScriptFailure(answer.decode("utf-8", "replace"))
+            return Executed(stored.request_id, answer, ended.status, ended.exit_code, replayed=False)
         if broken is not None:
             raise ScriptFailure(broken)
         return Executed(stored.request_id, body, status, exit_code, replayed=False)
@@ -359,23 +494,81 @@ class RunbooksService:
     # --- housekeeping ---
 
     async def sweep(self) -> None:
-        """Revoke script tokens past their expiry, and end as failed the runs whose server died under them (their
-        token expired while they were still marked running)."""
+        """Revoke script tokens past their expiry, and end as failed the runs whose server died under them: once
+        their token expired while they were still marked running, or sooner when they ran in this PID namespace,
+        their server process is gone and so is their script's process group (a script still running holds the
+        environment: it is watched until it ends). Each run on its own: one that cannot be handled is logged and
+        left for the next sweep."""
         for run in await self._repository.tokens_expired(self._clock.now()):
-            if run.token_name is not None:
-                await self._revoke(run.run_id, run.token_name)
-            else:
-                await self._repository.token_revoked(run.run_id)
-            if run.status == "running" and run.run_id not in self._running:
-                request = RunbookRequest.model_validate(run.request)
-                earlier = [log_line(entry) for entry in await self._repository.logs(run.run_id)]
-                run_log = RunLog(self._repository, run.run_id, self._clock, earlier=earlier)
-                run_log.add("ERROR", "the server running this runbook stopped before it ended")
-                with contextlib.suppress(ScriptFailure):
-                    await self._finish(run.run_id, request, run_log, None, None)
+            try:
+                if run.status == "running" and run.run_id not in self._running:
+                    await self._end_orphan(run)  # its token is done with once its end is recorded
+                elif run.token_name is not None:
+                    await self._revoke(run.run_id, run.token_name)
+                else:
+                    await self._repository.token_revoked(run.run_id)
+            except Exception:
+                log.exception("runbook sweep: run %s (expired token) could not be handled", run.request_id)
+        me = process_owner()
+        for run in await self._repository.running_with_owner():
+            try:
+                if run.owner is None or run.run_id in self._running or not owner_gone(run.owner, me):
+                    continue
+                if run.script_pgid is not None:
+                    if run.script_pgid <= 0:  # its script may have started unrecorded: the token expiry ends it
+                        continue
+                    if not group_gone(run.script_pgid):
+                        self._watch_orphan(run)
+                        continue
+                await self._end_orphan(run)
+            except Exception:
+                log.exception("runbook sweep: run %s (owner gone) could not be handled", run.request_id)
+
+    def _watch_orphan(self, run: StoredRun) -> None:
+        """Look at an orphan's script's process group a few times a second until it is gone, then end the run
+        (the environment is not held for the rest of the token's life by a script that ended)."""
+        if run.run_id in self._watching:
+            return
+        task = asyncio.create_task(self._until_group_gone(run), name=f"runbook-orphan-{run.request_id}")
+        self._watching[run.run_id] = task
+        task.add_done_callback(lambda _: self._watching.pop(run.run_id, None))
+
+    async def _until_group_gone(self, run: StoredRun) -> None:
+        assert run.script_pgid is not None
+        try:
+            while not group_gone(run.script_pgid):
+                await asyncio.sleep(ORPHAN_POLL_SECONDS)
+                now = await self._repository.by_id(run.run_id)
+                if now is None or now.status != "running" or now.token_expires_at is None:
+                    return  # ended (or left to the token expiry) meanwhile
+                if now.token_expires_at < self._clock.now():
+                    return  # the token-expiry sweep ends it
+            await self._end_orphan(run)
+        except Exception:
+            log.exception("runbook sweep: run %s (owner gone) could not be handled", run.request_id)
+
+    async def _end_orphan(self, run: StoredRun) -> None:
+        # The stored request as it was taken then: not validated again (a rule added since must not keep the run
+        # from ending). Ending it reads only its command and request id.
+        fields = run.request if isinstance(run.request, dict) else {}
+        request = RunbookRequest.model_construct(**{**fields, "command": run.command, "request_id": run.request_id})
+        earlier = [log_line(entry) for entry in await self._repository.logs(run.run_id)]
+        run_log = RunLog(self._repository, run.run_id, self._clock, earlier=earlier)
+        run_log.add("ERROR", "the server running this runbook stopped before it ended")
+        with contextlib.suppress(ScriptFailure):
+            await self._finish(run.run_id, request, run_log, None, None)
+        # Only once its end is recorded: should that fail, its token's expiry still finds it for the next sweep.
+        if run.token_name is not None:
+            await self._revoke(run.run_id, run.token_name)
+        else:
+            await self._repository.token_revoked(run.run_id)
 
     async def close(self) -> None:
         """Abort what still runs (the server is stopping) and wait for it to be recorded."""
+        watchers = list(self._watching.values())
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         for task, abort in list(self._running.values()):
             abort.set()
             with contextlib.suppress(Exception):
@@ -390,4 +583,3 @@ def _busy(run: StoredRun) -> Conflict:
         code="runbook_running",
         extra={"running": {"request_id": run.request_id, "command": run.command}},
     )
-
