@@ -27,6 +27,10 @@ PREVIEW_LINES = 40
 """A dry run's log lines the dialog shows (it scrolls); the rest is in the run's record."""
 
 
+# How long a run whose execute request timed out may stay unknown to the server before the console gives up on it.
+UNREGISTERED_GRACE_SECONDS = 10.0
+
+
 def new_request_id() -> str:
     return f"console-{uuid.uuid4().hex[:20]}"
 
@@ -145,6 +149,7 @@ class RunbookSteps:
     async def _follow(self, request_id: str, execute: "asyncio.Task[ExecuteResponse]") -> RunbookRun | None:
         offset = 0
         run: RunbookRun | None = None
+        unregistered_until: float | None = None
         while True:
             answered = execute.done()  # read before the tail: a run answered before it is read in whole
             try:
@@ -160,9 +165,16 @@ class RunbookSteps:
                 exc = execute.exception()
                 if exc is None:
                     return execute.result().runbook
-                if not (isinstance(exc, OpsClientError) and timed_out(exc) and run is not None):
+                if not (isinstance(exc, OpsClientError) and timed_out(exc)):
                     raise exc
-                await asyncio.sleep(self._tail_seconds)  # the run goes on: keep following it
+                # The request timed out, the run may go on: follow it. One the server has not registered yet is
+                # waited for a while (a slow start), then the timeout stands.
+                if run is None:
+                    loop = asyncio.get_running_loop()
+                    unregistered_until = unregistered_until or loop.time() + UNREGISTERED_GRACE_SECONDS
+                    if loop.time() > unregistered_until:
+                        raise exc
+                await asyncio.sleep(self._tail_seconds)
             else:
                 await asyncio.wait({execute}, timeout=self._tail_seconds)
 
