@@ -135,8 +135,11 @@ async def measure(rows: int, keys: int) -> tuple[dict[str, list[float]], dict[st
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="*", default=[10_000, 1_000_000])
-    parser.add_argument("--keys", type=int, default=200)
+    parser.add_argument("--keys", type=int, default=100, help="presses of each key; the ledger needs more pages")
     args = parser.parse_args()
+    page_rows = 50  # the screen's page
+    if any(args.keys >= rows // page_rows for rows in args.rows):
+        parser.error(f"--keys {args.keys} pages past the end of {min(args.rows)} rows ({page_rows} a page)")
     results = {rows: await measure(rows, args.keys) for rows in args.rows}
     print(f"\nRefunds ledger at 120x40, key press to painted page, p50 / p99 ms ({args.keys} presses of each key;")
     print("in brackets the p50 to the page reaching the table: the request and the worker)")
