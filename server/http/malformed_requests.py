@@ -47,7 +47,8 @@ _REASONS: tuple[tuple[type[HttpProcessingError], str], ...] = (
 
 
 # The path at the start of what a LineTooLong quotes of a request line: the URL (llhttp's parser) or the line with
-# its method (the pure-Python one). A header line never starts so.
+# its method (the pure-Python one). llhttp quotes an over-long header by its value alone, so a value starting with
+# "/" is taken for a path too: that answer comes in that path's family's envelope, the same 400 quoting nothing.
 _REQUEST_LINE_PATH = re.compile(rb"(?:[A-Z]{1,20} )?(/[^?# ]*)")
 
 
