@@ -17,8 +17,7 @@ from server.errors import (
 from server.http.envelopes import envelope_for
 from server.http.request_id import request_id_of
 from server.keys import SETTINGS
-from server.storage.audit_writer import AuditWriteFailed
-from server.storage.database import database_busy
+from server.storage.audit_writer import audit_write_busy
 
 # How long a client is told to wait after the database was busy: about one busy timeout.
 BUSY_RETRY_AFTER_SECONDS = 5
@@ -100,16 +99,10 @@ def change_not_audited(request: web.Request, exc: Exception) -> ChangeNotAudited
 
 
 # The audit writer's process reports what failed as text: "<exception type>: <message>".
-_AUDIT_BUSY_TEXTS = (
-    "OperationalError: database is locked",
-    "cannot open the audit log: OperationalError: database is locked",
-)
-
-
 def busy_error(exc: BaseException) -> DependencyFailure | None:
     """The 503 (with Retry-After) for a busy database — raised by a write itself, or by an audit entry (made before
     any change) that the answer waited on — else None. Not logged: the caller does that, once."""
-    if database_busy(exc) or (isinstance(exc, AuditWriteFailed) and str(exc).startswith(_AUDIT_BUSY_TEXTS)):
+    if audit_write_busy(exc):
         return DependencyFailure(
             "the database is busy (locked by another connection); try again shortly",
             code="database_busy",

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from server.errors import FieldError, ValidationFailed
 from server.settings import Settings
-from server.storage.audit import READ_METHODS, AuditRecord, AuditRepository, AuditRow
+from server.storage.audit import READ_METHODS, ROWS_PER_STATEMENT, AuditRecord, AuditRepository, AuditRow
 from server.storage.audit_keys import load_audit_key
-from server.storage.audit_writer import AuditWriteFailed, AuditWriter
+from server.storage.audit_writer import AuditWriteFailed, AuditWriter, audit_write_busy
 from server.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,14 @@ log = logging.getLogger(__name__)
 _Queued = tuple[AuditRecord | None, asyncio.Future[None] | None, bool]
 _CURSOR_PREFIX = "before:"
 SIGN_CHANGES_AFTER_SECONDS = 0.1
-
-
+# A batch that failed because the database was busy (another connection held its lock past the busy timeout) was
+# not written at all: its entries nobody awaits (audited reads) are queued again, in front, and tried again after
+# this pause. Entries someone awaits fail to their waiters as any failure does (their answers said so).
+BUSY_RETRY_SECONDS = 0.2
+# At most this many entries nobody awaits are kept queued while the database stays busy; beyond it the oldest go
+# (logged, and counted in AuditTrail.dropped_while_busy).
+MAX_HELD_WHILE_BUSY = 10_000
+# How the audit writer's process reports a busy database as text (server/http/errors.py busy_error reads the same).
 @dataclass(frozen=True)
 class AuditPage:
     rows: list[AuditRow]
@@ -70,6 +76,7 @@ class AuditTrail:
         batch_rows: int = 200,
         batch_ms: int = 20,
         sign_after_seconds: float = SIGN_CHANGES_AFTER_SECONDS,
+        max_held_while_busy: int = MAX_HELD_WHILE_BUSY,
     ) -> None:
         self._writer = writer
         self._repository = repository  # for reading the log back
@@ -84,6 +91,9 @@ class AuditTrail:
         # A change (a command's entry) was committed and no checkpoint has signed it yet.
         self._change_unsigned = False
         self._sign_after_seconds = sign_after_seconds
+        self._max_held = max_held_while_busy
+        self._retry_after_busy = False  # the last batch failed busy and was queued again: pause before the next
+        self.dropped_while_busy = 0  # entries nobody awaited, dropped beyond max_held_while_busy
 
     async def start(self) -> None:
         await self._writer.start()
@@ -99,6 +109,9 @@ class AuditTrail:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._write_task
                 self._write_task = None
+            lost = sum(1 for record, _, _ in self._pending if record is not None)
+            if lost:
+                log.error("the audit trail stopped with %d queued entries not written", lost)
             await self._writer.stop()
 
     def record(self, record: AuditRecord) -> None:
@@ -178,7 +191,10 @@ class AuditTrail:
                 self._waited_queued.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._waited_queued.wait(), self._batch_seconds)
-            await self._commit(self._take_batch())
+            await self._commit(self._take_batch(), hold_if_busy=True)
+            if self._retry_after_busy:
+                self._retry_after_busy = False
+                await asyncio.sleep(BUSY_RETRY_SECONDS)
 
     async def _drain_inline(self) -> None:
         while self._pending:
@@ -192,7 +208,7 @@ class AuditTrail:
             self._queued.clear()
         return batch
 
-    async def _commit(self, batch: list[_Queued]) -> None:
+    async def _commit(self, batch: list[_Queued], *, hold_if_busy: bool = False) -> None:
         records, futures = [], []
         for record, future, urgent in batch:
             if record is not None:
@@ -207,8 +223,25 @@ class AuditTrail:
                 if any(record.method not in READ_METHODS for record in records):
                     self._change_unsigned = True
         except Exception as exc:  # the writer must survive a failed batch and report it to the waiters
-            log.exception("audit batch of %d entries failed", len(records))
             error = exc
+            # Busy is a failure to take the write lock: the appender's INSERT (one statement per ROWS_PER_STATEMENT
+            # rows, in autocommit) was refused before it wrote anything. A batch of more than one statement could
+            # fail busy after an earlier statement committed, and retrying that would write entries twice.
+            if hold_if_busy and audit_write_busy(exc) and len(records) <= ROWS_PER_STATEMENT:
+                held: list[_Queued] = [
+                    (record, None, False) for record, future, _ in batch if record is not None and future is None
+                ]
+                log.warning(
+                    "audit batch of %d entries failed, the database is busy: %s; %d entries nobody awaits are queued "
+                    "again, %d awaited ones failed",
+                    len(records),
+                    exc,
+                    len(held),
+                    len(records) - len(held),
+                )
+                self._hold(held)
+            else:
+                log.exception("audit batch of %d entries failed", len(records))
         except asyncio.CancelledError:
             # Stopped mid-batch: whether it was committed is unknown, and its waiters must not hang on it.
             error = AuditWriteFailed("the audit trail stopped before this entry was confirmed")
@@ -220,6 +253,32 @@ class AuditTrail:
                         future.set_result(None)
                     else:
                         future.set_exception(error)
+
+    def _hold(self, held: list[_Queued]) -> None:
+        """Queue `held` (a busy batch's entries nobody awaits) again in front of everything, in their order, for
+        the write loop to try again after BUSY_RETRY_SECONDS; keep at most max_held_while_busy entries nobody
+        awaits queued, dropping the oldest."""
+        self._retry_after_busy = True
+        if held:
+            self._pending.extendleft(reversed(held))
+            self._queued.set()
+        excess = sum(1 for record, future, _ in self._pending if record is not None and future is None) - self._max_held
+        if excess <= 0:
+            return
+        self.dropped_while_busy += excess
+        log.error(
+            "the database stays busy: %d audit entries nobody awaits dropped (more than %d queued); %d so far",
+            excess,
+            self._max_held,
+            self.dropped_while_busy,
+        )
+        kept: deque[_Queued] = deque()
+        for queued in self._pending:
+            if excess and queued[0] is not None and queued[1] is None:
+                excess -= 1
+            else:
+                kept.append(queued)
+        self._pending = kept
 
 
 def audit_trail_for(settings: Settings, db: Database) -> AuditTrail:

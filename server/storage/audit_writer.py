@@ -22,6 +22,7 @@ from typing import Any
 from server.storage.audit import AuditRecord
 from server.storage.audit_appender import DEFAULT_CHECKPOINT_SECONDS, AuditAppender
 from server.storage.audit_keys import AuditKey
+from server.storage.database import database_busy
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,19 @@ class WriterKind(StrEnum):
 
 class AuditWriteFailed(Exception):
     """A batch was not written (or its fate is unknown): its waiters must not take it as committed."""
+
+
+# How the writer process words a batch SQLite refused because another connection held the write lock (the process
+# sends the error's text, not the error).
+_BUSY_TEXTS = (
+    "OperationalError: database is locked",
+    "cannot open the audit log: OperationalError: database is locked",
+)
+
+
+def audit_write_busy(exc: BaseException) -> bool:
+    """Whether `exc` is a batch refused because the database was locked by another connection (nothing written)."""
+    return database_busy(exc) or (isinstance(exc, AuditWriteFailed) and str(exc).startswith(_BUSY_TEXTS))
 
 
 def frame(payload: bytes) -> bytes:
