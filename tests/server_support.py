@@ -1,9 +1,13 @@
-"""What the server tests share besides fixtures: the `Ops` wrapper of the test client, `bearer()` and the `StartApp`
-type. A module of its own, not conftest.py, so test modules import it by a name no other package shares."""
+"""What the server tests share besides fixtures: the `Ops` wrapper of the test client, `bearer()`, the `StartApp`
+type and `ExclusiveLock` (another connection holding the database's write lock). A module of its own, not
+conftest.py, so test modules import it by a name no other package shares."""
 
+import asyncio
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -97,3 +101,30 @@ class Ops:
         return self.table("audit_log")
 
 
+class ExclusiveLock:
+    """Another connection to the server's database holding `BEGIN EXCLUSIVE`, on a thread of its own, until
+    released."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = path
+        self._held, self._release = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._hold, daemon=True)
+
+    def _hold(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            self._held.set()
+            self._release.wait(30)
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    async def __aenter__(self) -> "ExclusiveLock":
+        self._thread.start()
+        assert await asyncio.to_thread(self._held.wait, 5), "could not take the lock"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release.set()
+        await asyncio.to_thread(self._thread.join, 5)

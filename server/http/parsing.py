@@ -1,6 +1,7 @@
 """Request parsing with pydantic: a bad body, query or path is a `ValidationFailed` listing every invalid field
 with where it is; the family's envelope decides how that is answered (400 or 422, and in which shape)."""
 
+import functools
 import json
 from typing import Literal, TypeVar
 
@@ -61,6 +62,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
     return _validate("query", model, dict(request.query))
 
 
+@functools.cache  # one set per query model, not one per request
 def _names_of(model: type[BaseModel]) -> frozenset[str]:
     """The names a query may use for `model`'s fields: each field's alias where it has one, else its name."""
     return frozenset(field.alias or name for name, field in model.model_fields.items())

@@ -5,13 +5,11 @@ while the database stays busy at most a fixed number of unawaited entries are ke
 
 import asyncio
 import logging
-import sqlite3
-import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from server_support import ExclusiveLock, Ops
 
 from server.keys import AUDIT, SETTINGS
 from server.services.audit import AuditTrail
@@ -22,37 +20,8 @@ from server.storage.audit_keys import load_audit_key
 from server.storage.audit_verify import verify_file
 from server.storage.audit_writer import AuditWriteFailed, AuditWriter, WriterKind
 from server.storage.database import Database
-from tests.server_support import Ops
 
 BUSY_SECONDS = 0.3
-
-
-class ExclusiveLock:
-    """Another connection holding `BEGIN EXCLUSIVE` on the database, on a thread of its own, until released."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._held, self._release = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._hold, daemon=True)
-
-    def _hold(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            conn.execute("BEGIN EXCLUSIVE")
-            self._held.set()
-            self._release.wait(30)
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-
-    async def __aenter__(self) -> "ExclusiveLock":
-        self._thread.start()
-        assert await asyncio.to_thread(self._held.wait, 5), "could not take the lock"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release.set()
-        await asyncio.to_thread(self._thread.join, 5)
 
 
 def _failed_batches(caplog: pytest.LogCaptureFixture) -> int:

@@ -17,7 +17,6 @@ than its timeout (test_refunds_process); a receiver slower than the webhook time
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from live_support import add_request, live, refunded
 from ops_constants import MakeSettings
 from orchestration_support import ask
-from server_support import Ops, StartApp
+from server_support import ExclusiveLock, Ops, StartApp
 from webhooks_support import AUTH, LOOPBACK, deliveries, emit, settled, subscribe, wake
 
 from server.clock import ManualClock
@@ -307,35 +306,6 @@ async def test_a_receiver_that_never_answers_times_out_backs_off_and_the_api_sta
 
 
 # --- 5. Database locked ---
-
-
-class ExclusiveLock:
-    """Another connection to the server's database holding `BEGIN EXCLUSIVE`, on a thread of its own, until
-    released."""
-
-    def __init__(self, path: Any) -> None:
-        self._path = path
-        self._held, self._release = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._hold, daemon=True)
-
-    def _hold(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            conn.execute("BEGIN EXCLUSIVE")
-            self._held.set()
-            self._release.wait(30)
-            conn.execute("ROLLBACK")
-        finally:
-            conn.close()
-
-    async def __aenter__(self) -> "ExclusiveLock":
-        self._thread.start()
-        assert await asyncio.to_thread(self._held.wait, 5), "could not take the lock"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release.set()
-        await asyncio.to_thread(self._thread.join, 5)
 
 
 QUEUED = 8  # more writes behind the first: one busy timeout each would add up to far more than the bound
