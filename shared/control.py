@@ -159,3 +159,14 @@ class WhoAmIResponse(BaseModel):
 
     principal: str
     scopes: list[str]
+
+
+class ApiDocument(BaseModel):
+    """GET /openapi.json: the server's OpenAPI 3.1 document, its top-level parts typed and the rest as JSON."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, dict[str, Any]]
+    components: dict[str, Any]

@@ -21,6 +21,7 @@ from server.http.access import PUBLIC, Bearer, MetricsToken, Public
 from server.http.envelopes import Envelope
 from server.http.families import Family
 from server.http.routes import FamilyRoutes, Header, Operation, RouteSpec, Text, spec_of
+from shared.control import ApiDocument
 
 OPENAPI_VERSION = "3.1.0"
 TITLE = "Ops Console API"
@@ -332,7 +333,7 @@ routes = FamilyRoutes(Family.CONTROL)  # /openapi.json lies under no family's pr
     access=PUBLIC,
     summary="This document",
     description="The OpenAPI 3.1 document of every operation, generated from the server's pydantic models.",
-    responses={200: dict[str, Any]},
+    responses={200: ApiDocument},
 )
 async def openapi(request: web.Request) -> web.Response:
     body = request.app[OPENAPI_DOCUMENT].body(request.app)

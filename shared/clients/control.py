@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from shared.clients.envelopes import CONTROL, field_errors
 from shared.clients.transport import Transport, query_params
 from shared.control import (
+    ApiDocument,
     AuditQuery,
     AuditResponse,
     Command,
@@ -25,6 +26,10 @@ class ControlClient:
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+
+    async def openapi(self) -> ApiDocument:
+        """The OpenAPI document of every family's operations (public: no token needed)."""
+        return await self._transport.request(CONTROL, "GET", "/openapi.json", ApiDocument)
 
     async def whoami(self) -> WhoAmIResponse:
         return await self._transport.request(CONTROL, "GET", "/ops/whoami", WhoAmIResponse)

@@ -120,6 +120,17 @@ async def test_served_without_a_token_as_generated(start_app: StartApp, settings
     assert await response.read() == encode(openapi_document(client.app))
 
 
+async def test_only_get_is_allowed_in_the_control_envelope(start_app: StartApp, settings: Settings) -> None:
+    client = await start_app(settings)
+
+    response = await client.post("/openapi.json", json={})
+
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET,HEAD"
+    body = await response.json()
+    assert set(body) >= {"error", "detail"}
+
+
 def test_the_cli_writes_the_committed_document(
     document: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

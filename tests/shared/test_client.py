@@ -44,6 +44,13 @@ class TestMethodsParseTheirModels:
         assert me.principal == "env:OPS_API_TOKEN"
         assert set(me.scopes) == ALL_SCOPES
 
+    async def test_openapi_needs_no_token(self, make_client, server):
+        document = await make_client(server, token=None).control.openapi()
+
+        assert document.openapi == "3.1.0"
+        assert document.paths["/ops/status"]["get"]["security"] == [{"bearerAuth": ["ops:read"]}]
+        assert "ControlError" in document.components["schemas"]
+
     async def test_status(self, admin, clock):
         status = await admin.control.status()
 
